@@ -1,0 +1,7 @@
+"""`python -m tfrnn` is the `tfrnn` command."""
+
+import sys
+
+from tfrnn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,70 @@
+"""The `tfrnn` command: one subcommand per stage, each a `main(argv)` in its own module.
+
+Modules are imported only when their subcommand runs, so `tfrnn --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from tfrnn.errors import UserError
+
+# subcommand -> ("module:function", one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "configs": ("tfrnn.configs:main", "list the named model configurations"),
+    "prepare": ("data_prep.cli:main", "mine high-entropy 32x32 tiles into sharded TFRecords"),
+    "train": ("tfrnn.training.cli:main", "train a codec (and its entropy model)"),
+    "export": ("export.cli:main", "export a SavedModel for TensorFlow Serving"),
+    "client": ("export.client:main", "compress/decompress through a running TF Serving (REST)"),
+    "compress": ("tfrnn.codec_cli:compress_main", "compress images to .tfrnn files"),
+    "decompress": ("tfrnn.codec_cli:decompress_main", "decompress .tfrnn files to PNG"),
+    "truncate": ("tfrnn.codec_cli:truncate_main", "cut a .tfrnn file to fewer iterations"),
+    "bench": ("tfrnn.bench.cli:main", "benchmarks: rd, thumbnails, prepare, train, entropy, model"),
+    "plot": ("tfrnn.plot:main", "RD plots and BD-rate tables from bench JSON files"),
+    "demo": ("tfrnn.demo:main", "the main job: prepare -> train -> export -> compress"),
+}
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag as a one-line UserError instead of usage + exit."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message}")
+
+
+def run(target: str, argv: Sequence[str]) -> int:
+    """Import `module:function` and call it with argv; map UserError to one line and exit 2."""
+    module_name, func_name = target.split(":")
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+        return int(func(list(argv)) or 0)
+    except UserError as e:
+        print(f"tfrnn: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tfrnn: interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `tfrnn` console script."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        lines = ["usage: tfrnn COMMAND [ARGS...]", "", "commands:"]
+        lines += [f"  {name:<11} {help_}" for name, (_, help_) in COMMANDS.items()]
+        print("\n".join(lines))
+        return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from tfrnn import __version__
+
+        print(f"tfrnn {__version__}")
+        return 0
+    if argv[0] not in COMMANDS:
+        print(f"tfrnn: error: unknown command {argv[0]!r} (see tfrnn --help)", file=sys.stderr)
+        return 2
+    return run(COMMANDS[argv[0]][0], argv[1:])
