@@ -1,0 +1,44 @@
+"""The binarizer B (Toderici 2016 §3.1; 2017 §2): 1×1 conv, tanh, then bits in {−1, +1}.
+
+Training: stochastic, +1 with probability (1 + x)/2 else −1, the gradient passed straight
+through (the expectation of the sample is x). Inference: sign(x), with sign(0) = +1 so that
+every output is exactly ±1.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+def binarize(x, training: bool, seed_generator: keras.random.SeedGenerator | None = None):
+    """Map x in [−1, 1] to {−1, +1}: stochastic with a straight-through gradient if training."""
+    if not training:
+        return ops.where(x >= 0, ops.ones_like(x), -ops.ones_like(x))
+    noise = keras.random.uniform(ops.shape(x), dtype=x.dtype, seed=seed_generator)
+    sample = ops.where(noise < (1.0 + x) / 2.0, ops.ones_like(x), -ops.ones_like(x))
+    return x + ops.stop_gradient(sample - x)
+
+
+@keras.saving.register_keras_serializable(package="tfrnn")
+class Binarizer(keras.layers.Layer):
+    """Projects features to `bits` channels and binarizes them (one code per position)."""
+
+    def __init__(self, bits: int = 32, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.bits = int(bits)
+        self.seed = seed
+        self.projection = keras.layers.Conv2D(self.bits, 1, use_bias=False, name="projection")
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape):
+        self.projection.build(input_shape)
+        self.built = True
+
+    def call(self, inputs, training: bool = False):
+        return binarize(ops.tanh(self.projection(inputs)), bool(training), self.seed_generator)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(bits=self.bits, seed=self.seed)
+        return config

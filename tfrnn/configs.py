@@ -1,0 +1,186 @@
+"""Named model configurations (`tfrnn configs`).
+
+`paper-*`: the reference layer table of DESIGN.md (Toderici 2017, §3 and the public release),
+one per recurrent unit and reconstruction framework; meant for GPUs.
+`cpu-*`: the same topology at a quarter of the widths (about 2.2 M weights for the LSTM),
+meant to train on a 2-core CPU.
+`thumb-*`: the 2016 paper's 32×32 systems: fully-connected LSTM and conv/deconv LSTM (§3.2-3.3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tfrnn.errors import UserError
+
+FRAMEWORKS = ("one-shot", "additive", "residual-scaling")
+CELL_TYPES = ("lstm", "gru", "residual-gru", "associative-lstm")
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One recurrent layer: hidden units, input kernel/stride, hidden kernel, upsampling."""
+
+    units: int
+    kernel: int = 3
+    stride: int = 1
+    hidden_kernel: int = 1
+    depth_to_space: int = 1
+    transpose: bool = False
+
+
+@dataclass(frozen=True)
+class CodecConfig:
+    """Everything that defines a codec's architecture and its training objective."""
+
+    name: str
+    description: str
+    cell: str = "lstm"
+    framework: str = "additive"
+    stem_filters: int = 64
+    stem_kernel: int = 3
+    stem_stride: int = 2
+    encoder: tuple[CellSpec, ...] = ()
+    bits: int = 32
+    decoder_filters: int = 512
+    decoder: tuple[CellSpec, ...] = ()
+    block: int = 1
+    gain_filters: int = 32
+    iterations: int = 16
+    loss: str = "l1"
+
+    def __post_init__(self):
+        if self.cell not in CELL_TYPES:
+            raise UserError(f"unknown cell {self.cell!r}; choose from {', '.join(CELL_TYPES)}")
+        if self.framework not in FRAMEWORKS:
+            raise UserError(f"unknown framework {self.framework!r}; "
+                            f"choose from {', '.join(FRAMEWORKS)}")
+        if self.loss not in ("l1", "l2"):
+            raise UserError(f"unknown loss {self.loss!r}; choose l1 or l2")
+        up = self.block
+        for spec in self.decoder:
+            up *= spec.depth_to_space * (spec.stride if spec.transpose else 1)
+        if up != self.stride:
+            raise UserError(f"config {self.name}: decoder upsamples by {up}, "
+                            f"encoder downsamples by {self.stride}")
+
+    @property
+    def stride(self) -> int:
+        """Total stride: an H×W image yields ceil(H/stride)·ceil(W/stride)·bits bits/iteration."""
+        s = self.block * self.stem_stride
+        for spec in self.encoder:
+            s *= spec.stride
+        return s
+
+    def bits_per_iteration(self, height: int, width: int) -> int:
+        """Bits one iteration emits for an image of this size (after padding to the stride)."""
+        return -(-height // self.stride) * -(-width // self.stride) * self.bits
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CodecConfig:
+        d = dict(d)
+        for key in ("encoder", "decoder"):
+            d[key] = tuple(CellSpec(**s) for s in d.get(key, ()))
+        return cls(**d)
+
+    def replace(self, **changes) -> CodecConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _reference(name: str, cell: str, framework: str, width: float, description: str
+               ) -> CodecConfig:
+    """The reference layer table, with every width multiplied by `width`."""
+
+    def w(n: int) -> int:
+        return max(8, int(round(n * width)))
+
+    return CodecConfig(
+        name=name, description=description, cell=cell, framework=framework,
+        stem_filters=w(64),
+        encoder=(CellSpec(w(256), 3, 2, 1), CellSpec(w(512), 3, 2, 1), CellSpec(w(512), 3, 2, 1)),
+        bits=32, decoder_filters=w(512),
+        decoder=(CellSpec(w(512), 3, 1, 1, 2), CellSpec(w(512), 3, 1, 1, 2),
+                 CellSpec(w(256), 3, 1, 3, 2), CellSpec(w(128), 3, 1, 3, 2)),
+        gain_filters=w(64) if width < 1 else 64,
+    )
+
+
+def _build_registry() -> dict[str, CodecConfig]:
+    configs: dict[str, CodecConfig] = {}
+    for cell in CELL_TYPES:
+        for framework in FRAMEWORKS:
+            name = f"paper-{cell}-{framework}"
+            configs[name] = _reference(
+                name, cell, framework, 1.0,
+                f"Toderici 2017 reference table, {cell} cells, {framework} (GPU size)")
+            name = f"cpu-{cell}-{framework}"
+            configs[name] = _reference(
+                name, cell, framework, 0.25,
+                f"reference topology at 1/4 width, {cell} cells, {framework} (2-core CPU)")
+    configs["thumb-fc-lstm"] = CodecConfig(
+        name="thumb-fc-lstm",
+        description="Toderici 2016 fully-connected LSTM for 32x32 thumbnails, 128 bits/iter",
+        cell="lstm", framework="additive", block=32, stem_filters=512, stem_kernel=1,
+        stem_stride=1, encoder=(CellSpec(512, 1, 1, 1), CellSpec(512, 1, 1, 1)), bits=128,
+        decoder_filters=512, decoder=(CellSpec(512, 1, 1, 1), CellSpec(512, 1, 1, 1)),
+        loss="l2")
+    configs["thumb-conv-lstm"] = CodecConfig(
+        name="thumb-conv-lstm",
+        description="Toderici 2016 conv/deconv LSTM for 32x32 thumbnails, 2x2x32 bits/iter",
+        cell="lstm", framework="additive",
+        encoder=(CellSpec(256, 3, 2, 1), CellSpec(512, 3, 2, 1), CellSpec(512, 3, 2, 1)),
+        decoder=(CellSpec(512, 3, 2, 1, 1, True), CellSpec(512, 3, 2, 1, 1, True),
+                 CellSpec(256, 3, 2, 3, 1, True), CellSpec(128, 3, 2, 3, 1, True)),
+        loss="l2")
+    return configs
+
+
+CONFIGS: dict[str, CodecConfig] = _build_registry()
+DEFAULT_CPU_CONFIG = "cpu-lstm-additive"
+
+
+def get_config(name: str) -> CodecConfig:
+    """A named configuration; UserError naming the choices if unknown."""
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise UserError(f"unknown config {name!r}; see `tfrnn configs`") from None
+
+
+def main(argv: Sequence[str]) -> int:
+    """`tfrnn configs [--json] [NAME]`: list configurations with weights and GFLOP."""
+    from tfrnn.cli import ArgumentParser
+
+    parser = ArgumentParser(prog="tfrnn configs", description=main.__doc__)
+    parser.add_argument("name", nargs="?", help="show one configuration in full")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--stats", action="store_true",
+                        help="also build each model and count weights and GFLOP (slow)")
+    args = parser.parse_args(argv)
+    if args.name:
+        print(json.dumps(get_config(args.name).to_dict(), indent=2))
+        return 0
+    rows = []
+    for cfg in CONFIGS.values():
+        row = {"name": cfg.name, "cell": cfg.cell, "framework": cfg.framework,
+               "bits_per_32x32_iteration": cfg.bits_per_iteration(32, 32),
+               "description": cfg.description}
+        if args.stats:
+            from tfrnn.model_stats import model_stats
+
+            row.update(model_stats(cfg))
+        rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        stats = (f"  {row['weights'] / 1e6:6.2f} M  {row['gflop_per_tile_iteration']:6.3f} GFLOP"
+                 if args.stats else "")
+        print(f"{row['name']:<38}{stats}  {row['description']}")
+    return 0

@@ -1,0 +1,202 @@
+"""The recurrent codec: encoder E, binarizer B, decoder D and the iteration loop.
+
+One iteration (Toderici 2017, §2):
+    b_t = B(E_t(r_{t−1})),   x̂_t = D_t(b_t) + γ·x̂_{t−1},   r_t = x − x̂_t,   r_0 = x, x̂_0 = 0.
+Frameworks: one-shot (γ = 0), additive (γ = 1), and residual scaling (§2.2): the encoder sees
+r_{t−1}·g_t and the decoder adds D_t(b_t)/g_t, with g_t = G(x̂_{t−1}) computable on both sides.
+E and D are recurrent, their states carried across iterations, so one trained network serves
+every iteration count (variable rate without retraining).
+
+Pixels enter as uint8 RGB and are mapped to [−0.5, 0.5]. Any H×W works: the image is padded
+(edge replication) to a multiple of the total stride and the output is cropped back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from tfrnn.binarizer import Binarizer
+from tfrnn.configs import CodecConfig, get_config
+from tfrnn.networks import build_networks
+
+
+@keras.saving.register_keras_serializable(package="tfrnn")
+class RecurrentCodec(keras.Model):
+    """A progressive image codec defined by a `CodecConfig` (or its name or dict)."""
+
+    def __init__(self, config: CodecConfig | dict | str, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(config, str):
+            config = get_config(config)
+        elif isinstance(config, dict):
+            config = CodecConfig.from_dict(config)
+        self.codec_config = config
+        self.encoder, self.decoder, self.gain = build_networks(config)
+        self.binarizer = Binarizer(config.bits, name="binarizer")
+        self.encoder.build((None, None, None, 3))
+        self.binarizer.build((None, None, None, config.encoder[-1].units))
+        self.decoder.build((None, None, None, config.bits))
+        if self.gain is not None:
+            self.gain.build((None, None, None, 3))
+        self.built = True
+
+    @property
+    def stride(self) -> int:
+        return self.codec_config.stride
+
+    # -- pixels <-> model space -------------------------------------------------------------
+
+    def to_model_space(self, images):
+        """uint8 (or float in [0, 255]) images -> floats in [−0.5, 0.5]."""
+        return ops.cast(images, self.compute_dtype) / 255.0 - 0.5
+
+    @staticmethod
+    def to_uint8(x):
+        """Model-space floats -> uint8 pixels (rounded, clipped)."""
+        return tf.cast(tf.round(tf.clip_by_value((tf.cast(x, tf.float32) + 0.5) * 255.0,
+                                                 0.0, 255.0)), tf.uint8)
+
+    def pad(self, x):
+        """Pad [B, H, W, C] to a multiple of the stride by replicating the last row/column."""
+        shape = tf.shape(x)
+        s = self.stride
+        rows = tf.minimum(tf.range((shape[1] + s - 1) // s * s), shape[1] - 1)
+        cols = tf.minimum(tf.range((shape[2] + s - 1) // s * s), shape[2] - 1)
+        return tf.gather(tf.gather(x, rows, axis=1), cols, axis=2)
+
+    def code_shape(self, batch, height, width):
+        """Shape of one iteration's codes for images of `height` × `width`."""
+        s = self.stride
+        return (batch, (height + s - 1) // s, (width + s - 1) // s, self.codec_config.bits)
+
+    # -- one iteration ------------------------------------------------------------------------
+
+    def decode_step(self, bits, reconstruction, states, gain=None):
+        """x̂_t from b_t and x̂_{t−1} (the framework's update); returns (x̂_t, states)."""
+        out, states = self.decoder(bits, states)
+        framework = self.codec_config.framework
+        if framework == "one-shot":
+            return out, states
+        if framework == "residual-scaling":
+            if gain is None:
+                gain = self.gain(reconstruction)
+            out = out / gain
+        return reconstruction + out, states
+
+    def step(self, x, reconstruction, enc_states, dec_states, training: bool = False):
+        """One full iteration: returns (b_t, x̂_t, encoder states, decoder states)."""
+        residual = x - reconstruction
+        gain = None
+        if self.gain is not None:
+            gain = self.gain(reconstruction)
+            residual = residual * gain
+        features, enc_states = self.encoder(residual, enc_states)
+        bits = self.binarizer(features, training=training)
+        reconstruction, dec_states = self.decode_step(bits, reconstruction, dec_states, gain)
+        return bits, reconstruction, enc_states, dec_states
+
+    def _initial(self, x):
+        shape = tf.shape(x)
+        codes = tf.zeros(self.code_shape(shape[0], shape[1], shape[2]), x.dtype)
+        return (tf.zeros_like(x), self.encoder.initial_states(x),
+                self.decoder.initial_states(codes))
+
+    # -- training -----------------------------------------------------------------------------
+
+    def call(self, images, training: bool = False, iterations: int | None = None):
+        """Reconstructions in model space after each iteration: [T, B, H, W, 3].
+
+        Unrolled in Python (static T) for training; compare with `to_model_space(images)`.
+        """
+        iterations = int(iterations or self.codec_config.iterations)
+        x = self.to_model_space(images)
+        shape = tf.shape(x)
+        x = self.pad(x)
+        reconstruction, enc_states, dec_states = self._initial(x)
+        outputs = []
+        for _ in range(iterations):
+            _, reconstruction, enc_states, dec_states = self.step(
+                x, reconstruction, enc_states, dec_states, training=training)
+            outputs.append(reconstruction[:, : shape[1], : shape[2], :])
+        return ops.stack(outputs)
+
+    # -- inference: any iteration count (a tensor), one traced loop ----------------------------
+
+    def encode(self, images, iterations, return_reconstructions: bool = False):
+        """Codes in {−1, +1} for uint8 images [B, H, W, 3]: float32 [T, B, h, w, bits].
+
+        With `return_reconstructions`, also the uint8 reconstruction after each iteration
+        ([T, B, H, W, 3]), exactly what `decode` of the first t codes gives.
+        """
+        x = self.to_model_space(images)
+        shape = tf.shape(x)
+        x = self.pad(x)
+        reconstruction, enc_states, dec_states = self._initial(x)
+        codes = tf.TensorArray(tf.float32, size=iterations, element_shape=None)
+        recons = tf.TensorArray(tf.uint8, size=iterations if return_reconstructions else 0)
+
+        def body(t, reconstruction, enc_states, dec_states, codes, recons):
+            bits, reconstruction, enc_states, dec_states = self.step(
+                x, reconstruction, enc_states, dec_states, training=False)
+            codes = codes.write(t, tf.cast(bits, tf.float32))
+            if return_reconstructions:
+                recons = recons.write(
+                    t, self.to_uint8(reconstruction[:, : shape[1], : shape[2], :]))
+            return t + 1, reconstruction, enc_states, dec_states, codes, recons
+
+        _, _, _, _, codes, recons = tf.while_loop(
+            lambda t, *_: t < iterations, body,
+            (tf.constant(0), reconstruction, enc_states, dec_states, codes, recons))
+        if return_reconstructions:
+            return codes.stack(), recons.stack()
+        return codes.stack()
+
+    def decode(self, codes, height, width, all_iterations: bool = False):
+        """uint8 images [B, height, width, 3] from codes [T, B, h, w, bits] (T ≥ 1).
+
+        With `all_iterations`, the reconstruction after every iteration: [T, B, H, W, 3].
+        """
+        codes = tf.cast(codes, self.compute_dtype)
+        shape = tf.shape(codes)
+        iterations = shape[0]
+        s = self.stride
+        x_shape = (shape[1], shape[2] * s, shape[3] * s, 3)
+        reconstruction = tf.zeros(x_shape, self.compute_dtype)
+        dec_states = self.decoder.initial_states(codes[0])
+        recons = tf.TensorArray(tf.uint8, size=iterations if all_iterations else 0)
+
+        def body(t, reconstruction, dec_states, recons):
+            reconstruction, dec_states = self.decode_step(codes[t], reconstruction, dec_states)
+            if all_iterations:
+                recons = recons.write(t, self.to_uint8(reconstruction[:, :height, :width, :]))
+            return t + 1, reconstruction, dec_states, recons
+
+        _, reconstruction, _, recons = tf.while_loop(
+            lambda t, *_: t < iterations, body,
+            (tf.constant(0), reconstruction, dec_states, recons))
+        if all_iterations:
+            return recons.stack()
+        return self.to_uint8(reconstruction[:, :height, :width, :])
+
+    # -- identity and serialization -----------------------------------------------------------
+
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of the configuration and every weight: identifies a trained model."""
+        h = hashlib.sha256(json.dumps(self.codec_config.to_dict(), sort_keys=True).encode())
+        for w in self.weights:
+            h.update(w.path.encode())
+            h.update(np.ascontiguousarray(np.asarray(w.numpy(), dtype=np.float32)).tobytes())
+        return h.hexdigest()
+
+    def get_config(self):
+        return {"config": self.codec_config.to_dict(), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
