@@ -4,6 +4,7 @@
 one per recurrent unit and reconstruction framework; meant for GPUs.
 `cpu-*`: the same topology at a quarter of the widths (about 2.2 M weights for the LSTM),
 meant to train on a 2-core CPU.
+`tiny-*`: the same at 1/16 width, for tests and smoke runs (it does not compress well).
 `thumb-*`: the 2016 paper's 32×32 systems: fully-connected LSTM and conv/deconv LSTM (§3.2-3.3).
 """
 
@@ -123,6 +124,10 @@ def _build_registry() -> dict[str, CodecConfig]:
             configs[name] = _reference(
                 name, cell, framework, 0.25,
                 f"reference topology at 1/4 width, {cell} cells, {framework} (2-core CPU)")
+            name = f"tiny-{cell}-{framework}"
+            configs[name] = _reference(
+                name, cell, framework, 1 / 16,
+                f"reference topology at 1/16 width, {cell} cells, {framework} (tests, smoke runs)")
     configs["thumb-fc-lstm"] = CodecConfig(
         name="thumb-fc-lstm",
         description="Toderici 2016 fully-connected LSTM for 32x32 thumbnails, 128 bits/iter",
