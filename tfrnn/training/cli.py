@@ -1,0 +1,100 @@
+"""`tfrnn train`: train a codec (and its entropy model) from `tfrnn prepare` tiles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from tfrnn.errors import UserError
+from tfrnn.training.options import PRECISIONS, SCHEDULES, STAGES, STRATEGIES, TrainOptions
+
+
+def _data(value: str) -> tuple[str, float]:
+    """DIR or DIR:WEIGHT (the last colon splits, so paths like gs://... keep theirs)."""
+    path, sep, weight = value.rpartition(":")
+    if sep and path and "/" not in weight:
+        try:
+            return path, float(weight)
+        except ValueError:
+            pass
+    return value, 1.0
+
+
+def _floats(value: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in value.split(","))
+    except ValueError:
+        raise UserError(f"--iteration-weights {value!r}: expected comma-separated numbers"
+                        ) from None
+
+
+def build_parser():
+    from tfrnn.cli import ArgumentParser
+
+    p = ArgumentParser(prog="tfrnn train", description=__doc__)
+    d = TrainOptions.__dataclass_fields__
+    p.add_argument("--data", action="append", type=_data, required=True, metavar="DIR[:WEIGHT]",
+                   help="a `tfrnn prepare` output directory; repeat to mix several by weight")
+    p.add_argument("--config", help="a configuration name (`tfrnn configs`) or a JSON file of "
+                   "one; default: that of --init-from or of the resumed run")
+    p.add_argument("--run-dir", required=True, type=Path,
+                   help="RUN: checkpoints/, model/ (latest bundle), logs/ (TensorBoard)")
+    p.add_argument("--steps", type=int, default=d["steps"].default,
+                   help="total optimizer steps (a resumed run continues up to this)")
+    p.add_argument("--batch-size", type=int, default=d["batch_size"].default,
+                   help="global batch (split over replicas and workers)")
+    p.add_argument("--iterations", type=int, help="unrolled iterations (default: the config's)")
+    p.add_argument("--iteration-weights", type=_floats, metavar="W1,W2,...",
+                   help="loss weight of each iteration (default: all 1)")
+    p.add_argument("--lr", type=float, default=d["lr"].default, help="Adam learning rate")
+    p.add_argument("--lr-schedule", choices=SCHEDULES, default=d["lr_schedule"].default)
+    p.add_argument("--lr-decay-steps", type=int,
+                   help="exponential: steps per decay by --lr-decay-rate (default steps/4)")
+    p.add_argument("--lr-decay-rate", type=float, default=d["lr_decay_rate"].default)
+    p.add_argument("--clip-norm", type=float, default=d["clip_norm"].default,
+                   help="clip the global gradient norm (0: off)")
+    p.add_argument("--xla", action="store_true", help="compile the step with XLA")
+    p.add_argument("--mixed-precision", choices=PRECISIONS,
+                   help="compute in float16 (with loss scaling) or bfloat16 (GPUs)")
+    p.add_argument("--strategy", choices=STRATEGIES, default=d["strategy"].default,
+                   help="auto: mirrored over several GPUs, else default")
+    p.add_argument("--cpu-replicas", type=int, default=1,
+                   help="split the CPU into N logical devices and mirror over them (tests the "
+                   "multi-replica path without GPUs)")
+    p.add_argument("--checkpoint-every", type=int, default=d["checkpoint_every"].default)
+    p.add_argument("--keep", type=int, default=d["keep"].default, help="checkpoints kept")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --run-dir (starts it if it has no checkpoint)")
+    p.add_argument("--eval-images", help="a folder of held-out images (e.g. Kodak)")
+    p.add_argument("--eval-every", type=int, help="default: --checkpoint-every")
+    p.add_argument("--eval-crop", type=int, default=d["eval_crop"].default,
+                   help="centre crop of the held-out images (0: whole images)")
+    p.add_argument("--eval-count", type=int, default=d["eval_count"].default,
+                   help="held-out images used")
+    p.add_argument("--log-every", type=int, default=d["log_every"].default)
+    p.add_argument("--seed", type=int, default=d["seed"].default)
+    p.add_argument("--stage", choices=STAGES, default=d["stage"].default,
+                   help="codec; context: the entropy model on a frozen codec; joint: both")
+    p.add_argument("--init-from", metavar="MODEL",
+                   help="start from a bundle, a run directory or a pretrained name")
+    p.add_argument("--tile-size", type=int, default=d["tile_size"].default,
+                   help="tile size the datasets must have")
+    p.add_argument("--crop", type=int, help="train on random crops of this size")
+    p.add_argument("--no-flips", dest="flips", action="store_false",
+                   help="no random left-right flips")
+    p.add_argument("--shuffle-buffer", type=int, default=d["shuffle_buffer"].default)
+    return p
+
+
+def parse_options(argv: Sequence[str]) -> TrainOptions:
+    args = vars(build_parser().parse_args(list(argv)))
+    args["data"] = tuple(args["data"])
+    return TrainOptions(**args)
+
+
+def main(argv: Sequence[str]) -> int:
+    """`tfrnn train ...` (see --help)."""
+    options = parse_options(argv)
+    from tfrnn.training.trainer import train
+
+    return train(options)

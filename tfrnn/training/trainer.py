@@ -1,0 +1,302 @@
+"""The training loop: set up a run, step, log, checkpoint, evaluate; stop cleanly.
+
+- Nothing is written before every input has been checked (data, config, run directory).
+- Checkpoints every `checkpoint_every` steps, at the end, and on SIGTERM/SIGINT (the step in
+  flight finishes first; a second signal interrupts at once). `--resume` restores step,
+  weights, optimizer, binarizer noise and data position: the run continues as if never stopped.
+- A non-finite loss (or gradient, in float32) stops the run with a message and without saving,
+  so the latest checkpoint is the last good one; with float16 loss scaling an overflowing
+  gradient only skips the step, and only a loss that stays non-finite stops the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfrnn.configs import CodecConfig, get_config
+from tfrnn.errors import UserError
+from tfrnn.model import RecurrentCodec
+from tfrnn.training.checkpoints import Checkpoints, RunDirectory
+from tfrnn.training.distribute import Cluster, make_cluster
+from tfrnn.training.options import TrainOptions
+from tfrnn.training.step import TrainStep, trainable_variables
+from tfrnn.training.summaries import Evaluator, Summaries
+
+NAN_EXIT = 3
+FLOAT16_BAD_STEPS = 20  # consecutive non-finite losses tolerated under float16 loss scaling
+
+
+def load_config(name: str) -> CodecConfig:
+    """A registered configuration, or a JSON file of one (as `tfrnn configs NAME` prints)."""
+    if name.endswith(".json") or Path(name).is_file():
+        try:
+            return CodecConfig.from_dict(json.loads(Path(name).read_text()))
+        except (OSError, ValueError, TypeError) as e:
+            raise UserError(f"--config {name}: not a readable configuration ({e})") from None
+    return get_config(name)
+
+
+def resolve_config(options: TrainOptions, run_info: dict | None, init_config: CodecConfig | None
+                   ) -> CodecConfig:
+    """The run's configuration; UserError if --config, the run and --init-from disagree."""
+    given = load_config(options.config) if options.config else None
+    candidates = [("--config", given), ("--init-from", init_config)]
+    if run_info is not None:
+        candidates.insert(0, (f"{options.run_dir}", CodecConfig.from_dict(run_info["config"])))
+    known = [(where, c) for where, c in candidates if c is not None]
+    if not known:
+        raise UserError("give --config NAME (see `tfrnn configs`) or --init-from MODEL")
+    where, config = known[0]
+    for other, c in known[1:]:
+        if c.to_dict() != config.to_dict():
+            raise UserError(f"{where} holds config {config.name}, {other} is {c.name}: "
+                            "they differ")
+    return config
+
+
+@contextlib.contextmanager
+def precision(policy: str | None) -> Iterator[None]:
+    """Keras mixed-precision policy (`mixed_float16` / `mixed_bfloat16`) for the block."""
+    previous = keras.mixed_precision.dtype_policy()
+    if policy:
+        keras.mixed_precision.set_dtype_policy(f"mixed_{policy}")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+
+
+class StopSignals:
+    """SIGTERM/SIGINT set `signum`; the loop saves and stops. A second one interrupts."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def make_optimizer(options: TrainOptions) -> keras.optimizers.Optimizer:
+    """Adam with the learning-rate schedule; wrapped for loss scaling under float16."""
+    schedules = keras.optimizers.schedules
+    lr: float | schedules.LearningRateSchedule = options.lr
+    if options.lr_schedule == "cosine":
+        lr = schedules.CosineDecay(options.lr, decay_steps=options.steps, alpha=0.01)
+    elif options.lr_schedule == "exponential":
+        lr = schedules.ExponentialDecay(
+            options.lr, decay_steps=options.lr_decay_steps or max(1, options.steps // 4),
+            decay_rate=options.lr_decay_rate)
+    optimizer = keras.optimizers.Adam(lr)
+    if options.mixed_precision == "float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def _finite(variables) -> bool:
+    return all(bool(np.isfinite(v.numpy()).all()) for v in variables)
+
+
+class Trainer:
+    """One training run (see the module docstring); `run()` returns the exit status."""
+
+    def __init__(self, options: TrainOptions, cluster: Cluster):
+        from tfrnn.bundle import load_bundle
+        from tfrnn.training.data import training_dataset
+
+        self.options = options
+        self.cluster = cluster
+        self.run_dir = RunDirectory(options.run_dir, cluster.worker_index)
+        run_info = self.run_dir.check_start(options.resume)
+        init = load_bundle(options.init_from) if options.init_from else None
+        config = resolve_config(options, run_info, init.codec.codec_config if init else None)
+        if run_info is not None and run_info.get("stage") != options.stage:
+            raise UserError(f"{options.run_dir} trains stage {run_info.get('stage')}, "
+                            f"not {options.stage}")
+        if options.patch_size % config.stride:
+            raise UserError(f"training patches of {options.patch_size} px are not a multiple "
+                            f"of the stride {config.stride} of {config.name}")
+        self.iterations = options.iterations or config.iterations
+        if options.iteration_weights and len(options.iteration_weights) != self.iterations:
+            raise UserError(f"--iteration-weights has {len(options.iteration_weights)} values "
+                            f"for {self.iterations} iterations")
+        self.config = config
+        self.global_batch = options.batch_size
+        local_batch = cluster.local_batch(options.batch_size)
+        self.dataset = training_dataset(options, local_batch, cluster.worker_index)
+        self.evaluator = (Evaluator(options.eval_images, self.iterations, options.eval_crop,
+                                    options.eval_count)
+                          if options.eval_images and cluster.is_chief else None)
+        self._build(init)
+        self.run_info = run_info
+
+    def _build(self, init) -> None:
+        options = self.options
+        with self.cluster.strategy.scope():
+            keras.utils.set_random_seed(options.seed)
+            self.codec = RecurrentCodec(self.config)
+            self.context_model = None
+            if options.stage != "codec":
+                from tfrnn.context_model import ContextModel
+
+                self.context_model = ContextModel(bits=self.config.bits)
+            if init is not None:
+                self.codec.set_weights(init.codec.get_weights())
+                if self.context_model is not None and init.context_model is not None:
+                    self.context_model.set_weights(init.context_model.get_weights())
+            self.optimizer = make_optimizer(options)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.variables = trainable_variables(options.stage, self.codec, self.context_model)
+            self.optimizer.build(self.variables)
+        self.iterator = iter(self.dataset)
+        metadata = {"config": self.config.name, "stage": options.stage,
+                    "iterations": self.iterations, "run": str(options.run_dir)}
+        self.checkpoints = Checkpoints(self.run_dir, self.codec, self.context_model,
+                                       self.optimizer, self.step, self.iterator, options.keep,
+                                       metadata)
+        self.train_step = TrainStep(self.cluster, self.codec, self.context_model, options.stage,
+                                    self.optimizer, self.iterations, options.iteration_weights,
+                                    options.clip_norm, options.xla)
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        options, chief = self.options, self.cluster.is_chief
+        start = 0
+        if self.checkpoints.latest is not None:
+            start = self.checkpoints.restore()
+            _log(f"resumed {options.run_dir} at step {start} ({self.checkpoints.latest})")
+        if chief and self.run_info is None:
+            self.run_dir.write_run(self.config.to_dict(), options.stage, options.to_dict())
+        self.summaries = Summaries(self.run_dir.logs if chief else None)
+        try:
+            with StopSignals() as signals:
+                return self._loop(start, signals)
+        finally:
+            self.summaries.close()
+
+    def _loop(self, start: int, signals: StopSignals) -> int:
+        options = self.options
+        step = start
+        saved = step
+        window_start, window_steps = time.perf_counter(), 0
+        bad_steps = 0
+        if step >= options.steps:
+            _log(f"{options.run_dir}: already at step {step} of {options.steps}")
+            return 0
+        _log(f"training {self.config.name} ({options.stage}) on {self.cluster.replicas} "
+             f"replica(s), {self.cluster.name} strategy: steps {step + 1}..{options.steps}, "
+             f"batch {self.global_batch}, {self.iterations} iterations")
+        while step < options.steps:
+            metrics = self.train_step(next(self.iterator), signals.signum is not None)
+            loss = float(metrics["loss"])
+            finite = math.isfinite(loss)
+            if options.mixed_precision != "float16":
+                finite = finite and math.isfinite(float(metrics["grad_norm"]))
+            bad_steps = 0 if finite else bad_steps + 1
+            if bad_steps and (options.mixed_precision != "float16"
+                              or bad_steps >= FLOAT16_BAD_STEPS):
+                return self._diverged(step + 1, loss)
+            step += 1
+            self.step.assign(step)
+            window_steps += 1
+            if window_steps == 1 and step == start + 1:
+                seconds = time.perf_counter() - window_start
+                _log(f"first step (tracing included) took {seconds:.1f} s")
+                window_start, window_steps = time.perf_counter(), 0
+            elif step % options.log_every == 0 or step == options.steps:
+                elapsed = time.perf_counter() - window_start
+                self._report(step, metrics, window_steps / max(elapsed, 1e-9))
+                window_start, window_steps = time.perf_counter(), 0
+            stop = bool(metrics["stop"])
+            if stop or step % options.checkpoint_every == 0 or step == options.steps:
+                if not _finite(self.variables):
+                    return self._diverged(step, loss)
+                path = self.checkpoints.save()
+                saved = step
+                if stop:
+                    name = signal.Signals(signals.signum or signal.SIGTERM).name
+                    _log(f"{name}: stopped at step {step}; checkpoint {path}; continue with "
+                         "--resume")
+                    return 128 + (signals.signum or signal.SIGTERM)
+            if self.evaluator and (step % (options.eval_every or options.checkpoint_every) == 0
+                                   or step == options.steps):
+                self._evaluate(step)
+        _log(f"done: step {step}; checkpoint step {saved}; model {self.run_dir.model}")
+        return 0
+
+    def _diverged(self, step: int, loss: float) -> int:
+        latest = self.checkpoints.latest
+        where = (f"the last good checkpoint is {latest}" if latest
+                 else "no checkpoint was written")
+        print(f"tfrnn train: loss or gradient is not finite at step {step} (loss {loss}); "
+              f"stopped without saving; {where}; try a lower --lr or a --clip-norm",
+              file=sys.stderr, flush=True)
+        return NAN_EXIT
+
+    def _report(self, step: int, metrics: dict, steps_per_s: float) -> None:
+        lr = float(self.optimizer.learning_rate)
+        loss = float(metrics["loss"])
+        scalars = {"loss/total": loss, "learning_rate": lr,
+                   "grad_norm": float(metrics["grad_norm"]),
+                   "speed/steps_per_sec": steps_per_s,
+                   "speed/tiles_per_sec": steps_per_s * self.global_batch}
+        if "per_iteration" in metrics:
+            for t, value in enumerate(metrics["per_iteration"].numpy()):
+                scalars[f"loss/iteration_{t + 1:02d}"] = float(value)
+        if "bits" in metrics:
+            scalars["loss/bits_per_code_bit"] = float(metrics["bits"])
+        self.summaries.scalars(step, scalars)
+        remaining = (self.options.steps - step) / max(steps_per_s, 1e-9)
+        eta = time.strftime("%H:%M:%S", time.gmtime(min(remaining, 8.6e6)))
+        bits = f"  bits {float(metrics['bits']):.4f}" if "bits" in metrics else ""
+        _log(f"step {step}/{self.options.steps}  loss {loss:.5f}{bits}  lr {lr:.2e}  "
+             f"{steps_per_s:.2f} step/s  {steps_per_s * self.global_batch:.0f} tiles/s  "
+             f"eta {eta}")
+
+    def _evaluate(self, step: int) -> None:
+        scalars, strip = self.evaluator(self.codec, self.context_model)
+        self.summaries.scalars(step, scalars)
+        shown = ", ".join(str(t) for t in (1, 2, 4, 8, 16) if t <= self.iterations)
+        self.summaries.image(step, "eval/reconstructions", strip,
+                             f"original, then after {shown} iterations")
+        last = f"{self.iterations:02d}"
+        name = self.evaluator.structural
+        _log(f"eval step {step}: PSNR {scalars['eval/psnr_db/iter_01']:.2f} dB after 1 "
+             f"iteration, {scalars[f'eval/psnr_db/iter_{last}']:.2f} dB after "
+             f"{self.iterations}; {name} {scalars[f'eval/{name}/iter_{last}']:.4f}")
+
+
+def train(options: TrainOptions) -> int:
+    """Run `tfrnn train` with these options; the exit status."""
+    cluster = make_cluster(options.strategy, options.cpu_replicas)
+    with precision(options.mixed_precision):
+        return Trainer(options, cluster).run()
