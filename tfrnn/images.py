@@ -17,6 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tfrnn import atomic
 from tfrnn.errors import UserError
 
+ORIENTATION_TAG = 0x0112  # EXIF "Orientation"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm", ".gif")
 
 
@@ -35,6 +36,33 @@ def to_rgb(img: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
     return img.convert("RGB")
+
+
+def rgb_conversions(img: Image.Image) -> tuple[str, ...]:
+    """Name what `to_rgb` changes in `img`; call it before `img.load()`.
+
+    Any of: "16-bit" (or "32-bit") samples, "cmyk", "palette", "greyscale", "alpha",
+    "exif-orientation". Pillow opens 16-bit RGB as 8-bit "RGB", so the raw mode of the
+    undecoded tiles is checked as well.
+    """
+    rawmodes = [args if isinstance(args, str) else str(args[0]) for *_, args in img.tile if args]
+    found = []
+    if img.mode.startswith("I;16") or any(";16" in raw for raw in rawmodes):
+        found.append("16-bit")
+    elif img.mode in ("I", "F"):
+        found.append("32-bit")
+    if img.mode == "CMYK":
+        found.append("cmyk")
+    if img.mode in ("P", "PA"):
+        found.append("palette")
+    if img.mode in ("1", "L", "LA", "La", "I", "F") or img.mode.startswith("I;16"):
+        found.append("greyscale")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+            img.mode == "P" and "transparency" in img.info):
+        found.append("alpha")
+    if img.getexif().get(ORIENTATION_TAG, 1) not in (None, 1):
+        found.append("exif-orientation")
+    return tuple(found)
 
 
 def decode_image(data: bytes, name: str = "image") -> np.ndarray:
