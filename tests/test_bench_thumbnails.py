@@ -1,0 +1,121 @@
+"""The thumbnail benchmark: headerless sizes checked by independent marker searches, and a run."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfrnn.bench import thumbnails
+from tfrnn.bench.results import Curve
+
+
+@pytest.fixture(scope="module")
+def thumb(astronaut):
+    return thumbnails.make_thumbnail(astronaut[:, 50:], 32)
+
+
+def save(image: np.ndarray, **options) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, **options)
+    return buf.getvalue()
+
+
+def test_make_thumbnail(astronaut):
+    out = thumbnails.make_thumbnail(astronaut[:300, :500], 32)
+    assert out.shape == (32, 32, 3) and out.dtype == np.uint8
+    centre = np.asarray(Image.fromarray(astronaut[:300, 100:400]).resize((32, 32),
+                                                                         Image.Resampling.LANCZOS))
+    np.testing.assert_array_equal(out, centre)
+
+
+@pytest.mark.parametrize("options", [{}, {"restart_marker_blocks": 1}])
+def test_jpeg_entropy_bytes_single_scan(thumb, options):
+    data = save(thumb, format="JPEG", quality=50, **options)
+    sos = data.index(b"\xff\xda")
+    header_end = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], "big")
+    assert data.endswith(b"\xff\xd9")
+    assert thumbnails.jpeg_entropy_bytes(data) == len(data) - header_end - 2
+    if options:
+        assert b"\xff\xd0" in data[header_end:]  # RST markers present and counted as data
+
+
+def test_jpeg_entropy_bytes_progressive(thumb):
+    baseline = thumbnails.jpeg_entropy_bytes(save(thumb, format="JPEG", quality=50))
+    data = save(thumb, format="JPEG", quality=50, progressive=True)
+    scans = data.count(b"\xff\xda")
+    assert scans > 1
+    total = thumbnails.jpeg_entropy_bytes(data)
+    assert 0.7 * baseline < total < len(data) - 11 * scans
+
+
+def test_webp_vp8_bytes(thumb):
+    for q in (5, 50, 95):
+        data = save(thumb, format="WEBP", quality=q)
+        # 12 (RIFF) + 8 (chunk header) + 10 (frame header), + 1 pad byte after an odd chunk
+        assert thumbnails.webp_vp8_bytes(data) in (len(data) - 30, len(data) - 31)
+        assert thumbnails.webp_vp8_bytes(data) > 0
+
+
+@pytest.mark.parametrize("tile_size", [None, (16, 16)])
+def test_j2k_tile_data_bytes(thumb, tile_size):
+    data = save(thumb, format="JPEG2000", quality_mode="dB", quality_layers=[30],
+                irreversible=True, mct=1, no_jp2=True, tile_size=tile_size)
+    # JPEG 2000 data never holds 0xFF followed by a byte > 0x8F, so markers can be searched for
+    sots = [i for i in range(len(data) - 1) if data[i:i + 2] == b"\xff\x90"]
+    sods = [i for i in range(len(data) - 1) if data[i:i + 2] == b"\xff\x93"]
+    assert len(sots) == len(sods) == (4 if tile_size else 1)
+    ends = sots[1:] + [len(data) - 2]
+    want = sum(end - (sod + 2) for sod, end in zip(sods, ends, strict=True))
+    assert thumbnails.j2k_tile_data_bytes(data) == want
+
+
+def test_headerless_rejects_other_formats(thumb):
+    png = save(thumb, format="PNG")
+    for fn in (thumbnails.jpeg_entropy_bytes, thumbnails.webp_vp8_bytes,
+               thumbnails.j2k_tile_data_bytes):
+        with pytest.raises(ValueError):
+            fn(png)
+    with pytest.raises(ValueError, match="simple lossy"):
+        thumbnails.webp_vp8_bytes(save(thumb, format="WEBP", lossless=True))
+
+
+def test_bytes_at():
+    curve = Curve("c", "ssim-rgb", np.array([10.0, 100.0, 1000.0]), np.array([0.5, 0.7, 0.9]),
+                  "ours", "")
+    assert thumbnails.bytes_at(curve, 0.7) == pytest.approx(100.0)
+    assert thumbnails.bytes_at(curve, 0.8) == pytest.approx(math.sqrt(100 * 1000))
+    assert math.isnan(thumbnails.bytes_at(curve, 0.95))
+
+
+def test_run(tmp_path, astronaut):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(3):
+        Image.fromarray(np.rot90(astronaut, i)).save(images / f"p{i}.png")
+    (images / "broken.jpg").write_bytes(b"\xff\xd8 nope")
+    out = tmp_path / "out"
+    assert thumbnails.main(["--images", str(images), "--out", str(out), "--quality",
+                            "jpeg-420=10,50,90", "--quality", "webp=10,50,90", "--quality",
+                            "jpeg-444=10,50,90", "--quality", "jpeg2000-psnr=20,26,32",
+                            "--ssim-targets", "0.7"]) == 0
+    for cid in thumbnails.THUMBNAIL_CODECS:
+        doc = json.loads((out / f"{cid}.json").read_text())
+        res = doc["results"]
+        assert doc["images"] == ["p0.png", "p1.png", "p2.png"]
+        assert all(len(v) == 3 for v in res.values())
+        assert all(0 < b < f for b, f in zip(res["bpp"], res["bpp-with-header"], strict=True))
+        assert res["ssim-rgb"] == sorted(res["ssim-rgb"])
+    summary = (out / "summary.md").read_text()
+    assert "| 0.7 |" in summary and "BD-rate on SSIM" in summary
+
+
+def test_avif_has_no_headerless_size(tmp_path):
+    from tfrnn.errors import UserError
+
+    with pytest.raises(UserError, match="no headerless size for avif"):
+        thumbnails.main(["--images", str(tmp_path), "--codecs", "jpeg-420,avif"])

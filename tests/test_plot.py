@@ -1,0 +1,135 @@
+"""BD-rate, AUC, the anchor loaders, results JSON round trip and `tfrnn plot` output."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfrnn import plot
+from tfrnn.bench.results import (
+    RESULT_KEYS,
+    Curve,
+    curve_from_results,
+    load_anchors,
+    read_anchor_txt,
+    read_results,
+    write_results,
+)
+from tfrnn.errors import UserError
+
+
+def curve(bpp, value, name="c", kind="ours") -> Curve:
+    return Curve(name, "psnr-rgb", np.asarray(bpp, float), np.asarray(value, float), kind, "",
+                 name)
+
+
+SYNTH = curve([0.1, 0.25, 0.5, 1.0, 2.0], [24.0, 27.0, 30.0, 33.5, 37.0])
+
+
+def test_bd_rate_against_itself_and_scaled():
+    assert plot.bd_rate(SYNTH, SYNTH) == pytest.approx(0.0, abs=1e-9)
+    cheaper = curve(SYNTH.bpp * 0.9, SYNTH.value)
+    assert plot.bd_rate(SYNTH, cheaper) == pytest.approx(-10.0, abs=1e-6)
+    assert plot.bd_rate(cheaper, SYNTH) == pytest.approx(100 / 0.9 - 100, abs=1e-6)
+    apart = curve([1, 2], [50, 60])
+    assert math.isnan(plot.bd_rate(SYNTH, apart))
+
+
+def test_bd_rate_on_a_published_anchor(anchors_dir):
+    jpeg = read_anchor_txt(anchors_dir / "MS-SSIM_sRGB_RGB" / "jpeg420.txt", "ms-ssim-rgb")
+    scaled = Curve("s", jpeg.metric, jpeg.bpp * 0.9, jpeg.value, "ours", "")
+    assert plot.bd_rate(jpeg, jpeg) == pytest.approx(0.0, abs=1e-9)
+    assert plot.bd_rate(jpeg, scaled) == pytest.approx(-10.0, abs=1e-6)
+
+
+def test_monotone_drops_points_that_do_not_improve():
+    c = curve([0.5, 0.1, 0.2, 0.3, 0.4, np.nan], [3.0, 1.0, 2.0, 2.0, 1.5, 9.0])
+    bpp, value = plot.monotone(c)
+    assert bpp.tolist() == [0.1, 0.2, 0.5] and value.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_rd_auc():
+    flat = curve([0.1, 3.0], [1.0, 1.0])
+    assert plot.rd_auc(flat, (0.125, 2.0)) == pytest.approx(1.875)
+    line = curve([0.0, 1.0, 4.0], [0.0, 1.0, 4.0])  # y = x
+    assert plot.rd_auc(line, (0.5, 2.0)) == pytest.approx((4 - 0.25) / 2)
+    assert math.isnan(plot.rd_auc(SYNTH, (0.05, 1.0)))
+
+
+def test_anchor_loaders(anchors_dir):
+    curves = {c.id: c for c in load_anchors(anchors_dir, "ms-ssim-rgb")}
+    toderici = curves["toderici-2017-cvpr"]
+    assert toderici.name == "Toderici 2017 (CVPR)" and len(toderici.bpp) == 16
+    assert toderici.value[0] == pytest.approx(0.8191)
+    repro = curves["pytorch-image-comp-rnn_lstm-additive_msssim-per-image"]
+    assert repro.kind == "reproduction" and repro.bpp[0] == 0.125 and len(repro.bpp) == 16
+    assert repro.value[:2] == pytest.approx([0.839, 0.917], abs=1e-3)  # DESIGN.md's table
+    assert not any("_jpeg_" in k for k in curves)
+    db = {c.id: c for c in load_anchors(anchors_dir, "ms-ssim-rgb-db")}
+    assert db["jpeg420"].value == pytest.approx(-10 * np.log10(1 - curves["jpeg420"].value))
+    psnr = {c.id: c for c in load_anchors(anchors_dir, "psnr-rgb")}
+    assert psnr["webp"].name == "WebP" and psnr["webp"].metric == "psnr-rgb"
+    assert load_anchors(anchors_dir, "psnr-hvs") == []
+
+
+def document(name: str, scale: float) -> dict:
+    bpp = [0.2 * scale, 0.5 * scale, 1.0 * scale, 2.0 * scale]
+    msssim = [0.85, 0.93, 0.97, 0.985]
+    return {"name": name, "description": "synthetic", "results": {
+        "bpp": bpp, "psnr-rgb": [26.0, 29.0, 32.0, math.inf], "ms-ssim-rgb": msssim,
+        "ms-ssim-rgb-db": (-10 * np.log10(1 - np.array(msssim))).tolist(),
+        "psnr-hvs": [27.0, 31.0, 35.0, 39.0], "encoding_time": [0.1] * 4,
+        "decoding_time": [0.1] * 4}, "id": name.lower()}
+
+
+def test_results_round_trip(tmp_path):
+    write_results(tmp_path / "a.json", document("A", 1.0))
+    raw = json.loads((tmp_path / "a.json").read_text())
+    assert raw["results"]["psnr-rgb"][3] is None and set(RESULT_KEYS) <= set(raw["results"])
+    doc = read_results(tmp_path / "a.json")
+    assert math.isnan(doc["results"]["psnr-rgb"][3])
+    c = curve_from_results(doc, "ms-ssim-rgb-db")
+    assert c.value[0] == pytest.approx(-10 * math.log10(0.15))
+    (tmp_path / "bad.json").write_text('{"name": "x", "results": {"psnr-rgb": [1]}}')
+    with pytest.raises(UserError, match="bpp"):
+        read_results(tmp_path / "bad.json")
+    (tmp_path / "junk.json").write_text("{")
+    with pytest.raises(UserError, match="not a JSON"):
+        read_results(tmp_path / "junk.json")
+    with pytest.raises(ValueError, match="lack"):
+        write_results(tmp_path / "c.json", {"name": "c", "results": {"bpp": [1.0]}})
+
+
+def test_plot_main_writes_png_and_table(tmp_path, anchors_dir, capsys):
+    write_results(tmp_path / "a.json", document("A", 1.0))
+    write_results(tmp_path / "b.json", document("B", 0.9))
+    out, table = tmp_path / "rd.png", tmp_path / "table.md"
+    assert plot.main([str(tmp_path), "--metric", "ms-ssim-rgb", "--anchors", str(anchors_dir),
+                      "--reference", "a", "--out", str(out), "--table", str(table),
+                      "--bpp-range", "0.25,1.5"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(out) as img:
+        img.verify()
+    text = table.read_text()
+    assert text == capsys.readouterr().out.split("wrote")[0]
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    assert "| -10.0 |" in rows["B"] and "| +0.0 |" in rows["A"] and "Toderici 2017 (CVPR)" in rows
+    assert "[0.25, 1.5]" in text
+    png = tmp_path / "psnr.png"
+    assert plot.main([str(tmp_path / "a.json"), "--metric", "psnr-hvs", "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_bad_input(tmp_path):
+    write_results(tmp_path / "a.json", document("A", 1.0))
+    with pytest.raises(UserError, match="no curve called"):
+        plot.main([str(tmp_path / "a.json"), "--reference", "nope", "--out",
+                   str(tmp_path / "x.png")])
+    with pytest.raises(UserError, match="LO,HI"):
+        plot.main([str(tmp_path / "a.json"), "--bpp-range", "1"])
+    with pytest.raises(UserError, match="no such file"):
+        plot.main([str(tmp_path / "missing.json")])

@@ -1,0 +1,304 @@
+"""`tfrnn bench rd`: rate–distortion curves of classic codecs and tfrnn models on a folder.
+
+Every image is coded at every setting of every codec, in memory and in parallel over images
+(worker processes, one TensorFlow thread each). Curves are aggregated the way the published
+Kodak curves are (Toderici et al. 2017, §4; the anchors' "averaging over a constant QP"):
+one point per setting (codec quality, or iteration count for tfrnn), each the mean over images
+of that image's values; bpp is the mean of each image's actual file size in bits divided by its
+pixel count, and MS-SSIM in dB is −10·log10(1 − mean MS-SSIM). See `tfrnn.metrics` for
+the metrics.
+
+A tfrnn model is run once per image at its maximum iteration count; the point for k
+iterations is that file truncated to k iterations (`tfrnn.file_format.truncate`, a valid
+lower-rate file), its size and its decoding.
+
+An unreadable image, one too small for 5-scale MS-SSIM, or one a codec fails on is reported
+and left out (of that codec's curve only, if only that codec failed).
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfrnn import metrics
+from tfrnn.bench import classic
+from tfrnn.bench.classic import Trial
+from tfrnn.bench.results import shared_path, write_results
+from tfrnn.errors import UserError
+from tfrnn.images import list_images, load_image
+
+MODEL_ID = "tfrnn"
+AVERAGING = (
+    "Each entry is the mean over images at one {setting} (the convention of the published Kodak "
+    "curves): bpp = mean over images of file size in bits / pixels; psnr-rgb, psnr-hvs, "
+    "ssim-rgb, ms-ssim-rgb = mean of per-image values; ms-ssim-rgb-db = "
+    "-10*log10(1 - mean ms-ssim-rgb). PSNR on RGB (MSE over all channels); MS-SSIM and SSIM: "
+    "tf.image, max_val 255, mean over R, G, B; PSNR-HVS on BT.601 luma (psnr-hvsm). "
+    "encoding_time / decoding_time: mean seconds per image, {jobs} worker process(es) sharing "
+    "the CPU."
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one worker does with one image."""
+
+    path: str
+    codecs: tuple[tuple[str, tuple[float, ...]], ...]
+    model: str | None = None
+    iterations: tuple[int, ...] = ()
+
+
+@dataclass
+class ImageResult:
+    """One image's per-setting values for each codec, and what failed."""
+
+    name: str
+    rows: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+def default_images() -> Path | None:
+    """`../shared/data/kodak` beside the repository, if present."""
+    return shared_path("data", "kodak")
+
+
+@functools.cache
+def load_model(model: str | None) -> Any:
+    """The tfrnn codec `model` (a name, a path, or None for the default), once per process."""
+    try:
+        from tfrnn.codec import load_codec
+    except ImportError as e:
+        raise UserError(f"--model: the tfrnn codec is not available ({e})") from None
+    return load_codec(model or None)
+
+
+def model_sweep(model: str | None, image: np.ndarray, iterations: Sequence[int]) -> list[Trial]:
+    """Compress once at the model's maximum iterations; decode each truncation to k iterations.
+
+    The encoding time of every point is that one compression (progressive coding produces all
+    iteration counts at once); the decoding time is the truncated file's.
+    """
+    from tfrnn.file_format import truncate
+
+    codec = load_model(model)
+    t0 = time.perf_counter()
+    data = codec.compress(image, iterations=codec.max_iterations)
+    encode_s = time.perf_counter() - t0
+    trials = []
+    for k in iterations:
+        part = truncate(data, iterations=k)
+        t0 = time.perf_counter()
+        decoded = np.asarray(codec.decompress(part), dtype=np.uint8)
+        trials.append(Trial(float(k), len(part), encode_s, time.perf_counter() - t0, decoded))
+    return trials
+
+
+def trial_rows(image: np.ndarray, trials: Sequence[Trial]) -> dict[str, list[float]]:
+    """Per-setting values for one image: bpp, times and every metric."""
+    for t in trials:
+        if t.decoded.shape != image.shape:
+            raise ValueError(f"decoded shape {t.decoded.shape} != original {image.shape}")
+    pixels = image.shape[0] * image.shape[1]
+    rows = {k: v.tolist() for k, v in
+            metrics.evaluate(image, np.stack([t.decoded for t in trials])).items()}
+    rows["bpp"] = [8.0 * t.nbytes / pixels for t in trials]
+    rows["encoding_time"] = [t.encode_s for t in trials]
+    rows["decoding_time"] = [t.decode_s for t in trials]
+    return rows
+
+
+def evaluate_image(job: Job) -> ImageResult:
+    """Run every codec of `job` on its image; failures are recorded, never raised."""
+    result = ImageResult(Path(job.path).name)
+    try:
+        image = load_image(job.path)
+    except UserError as e:
+        result.error = str(e)
+        return result
+    if min(image.shape[:2]) < metrics.MS_SSIM_MIN_SIDE:
+        result.error = (f"{job.path}: {image.shape[1]}x{image.shape[0]} is too small for "
+                        f"5-scale MS-SSIM (sides >= {metrics.MS_SSIM_MIN_SIDE} px)")
+        return result
+    sources: list[tuple[str, Any]] = [
+        (cid, functools.partial(classic.sweep, classic.CODECS[cid], image, settings))
+        for cid, settings in job.codecs]
+    if job.iterations:
+        sources.append((MODEL_ID, functools.partial(model_sweep, job.model, image,
+                                                    job.iterations)))
+    for source_id, run in sources:
+        try:
+            result.rows[source_id] = trial_rows(image, run())
+        except Exception as e:  # a codec failing on one image must not stop the bench
+            result.errors[source_id] = f"{e.__class__.__name__}: {e}"
+    return result
+
+
+def _init_worker() -> None:
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def run_jobs(jobs: Sequence[Job], workers: int) -> list[ImageResult]:
+    """Evaluate every job (in-process if `workers` is 1), with a progress bar."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), desc="bench rd", unit="image", file=sys.stderr)
+    results = []
+    if workers <= 1:
+        for job in jobs:
+            results.append(evaluate_image(job))
+            bar.update()
+    else:
+        ctx = multiprocessing.get_context("spawn")  # never fork a process that may hold TF
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
+            for result in pool.map(evaluate_image, jobs):
+                results.append(result)
+                bar.update()
+    bar.close()
+    return results
+
+
+def aggregate(per_image: dict[str, dict[str, list[float]]]) -> dict[str, list[float]]:
+    """Mean over images at each setting; MS-SSIM dB from the mean MS-SSIM."""
+    keys = next(iter(per_image.values())).keys()
+    out = {k: np.mean([rows[k] for rows in per_image.values()], axis=0).tolist() for k in keys}
+    out["ms-ssim-rgb-db"] = np.asarray(metrics.ms_ssim_db(np.asarray(out["ms-ssim-rgb"]))
+                                       ).tolist()
+    return out
+
+
+def build_document(source_id: str, name: str, setting: str, settings: Sequence[float],
+                   results: Sequence[ImageResult], dataset: str, workers: int,
+                   extra: dict[str, Any], per_image: bool) -> dict[str, Any] | None:
+    """The results document of one codec, or None if no image succeeded."""
+    rows = {r.name: r.rows[source_id] for r in results if source_id in r.rows}
+    if not rows:
+        return None
+    skipped = [{"image": r.name, "reason": r.error or r.errors[source_id]}
+               for r in results if source_id not in r.rows]
+    aggregated = aggregate(rows)
+    doc: dict[str, Any] = {
+        "name": name,
+        "description": f"{name} on {dataset} ({len(rows)} images). "
+                       + AVERAGING.format(setting=setting, jobs=workers),
+        "results": {setting.replace(" ", "-"): list(settings), "bpp": aggregated.pop("bpp"),
+                    **aggregated},
+        "id": source_id,
+        "dataset": dataset,
+        "setting": setting,
+        "images": sorted(rows),
+        **extra,
+        "skipped": skipped,
+    }
+    if per_image:
+        doc["per_image"] = rows
+    return doc
+
+
+def main(argv: list[str]) -> int:
+    from tfrnn.cli import ArgumentParser
+
+    parser = ArgumentParser(prog="tfrnn bench rd", description=__doc__.split("\n")[0])
+    parser.add_argument("--images", default=None,
+                        help="folder of images (default ../shared/data/kodak)")
+    parser.add_argument("--dataset", default=None, help="label (default: the folder's name)")
+    parser.add_argument("--codecs", default=",".join(classic.RD_CODECS),
+                        help=f"comma-separated from {', '.join(classic.CODECS)}, or 'none' "
+                        f"(default {','.join(classic.RD_CODECS)})")
+    parser.add_argument("--quality", action="append", default=[], metavar="CODEC=Q1,Q2,...",
+                        help="override a codec's sweep (JPEG 2000: target bpp values)")
+    parser.add_argument("--model", nargs="?", const="", default=None, metavar="NAME_OR_PATH",
+                        help="also run a tfrnn model (no value: the default model)")
+    parser.add_argument("--iterations", default=None,
+                        help="iteration counts for --model, e.g. 1,2,4,8 (default: all)")
+    parser.add_argument("--out", default=None, help="folder for the JSON files "
+                        "(default bench/results/DATASET)")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                        help="worker processes (default: min(2, CPUs); 1 = in-process)")
+    parser.add_argument("--per-image", action="store_true", help="also store per-image values")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    args = parser.parse_args(argv)
+
+    folder = Path(args.images) if args.images else default_images()
+    if folder is None:
+        raise UserError("no --images given and ../shared/data/kodak is not present")
+    paths = list_images(folder)[: args.limit]
+    if not paths:
+        raise UserError(f"{folder}: no images")
+    dataset = args.dataset or folder.resolve().name
+    codec_settings = classic.choose(args.codecs, args.quality)
+
+    iterations: tuple[int, ...] = ()
+    model_name = ""
+    if args.model is not None:
+        codec = load_model(args.model)
+        iterations = (classic.parse_numbers(args.iterations, "--iterations", int) if args.iterations
+                      else tuple(range(1, codec.max_iterations + 1)))
+        if not all(1 <= k <= codec.max_iterations for k in iterations):
+            raise UserError(f"--iterations: must be in 1..{codec.max_iterations}")
+        model_name = f"tfrnn {codec.name}"
+    elif args.iterations:
+        raise UserError("--iterations needs --model")
+    if not codec_settings and not iterations:
+        raise UserError("nothing to run: --codecs none and no --model")
+
+    jobs = [Job(str(p), tuple(codec_settings.items()), args.model, iterations) for p in paths]
+    results = run_jobs(jobs, max(1, args.jobs))
+    for r in results:
+        if r.error:
+            print(f"skipped {r.error}", file=sys.stderr)
+        for source_id, reason in r.errors.items():
+            print(f"skipped {r.name} for {source_id}: {reason}", file=sys.stderr)
+
+    out_dir = Path(args.out) if args.out else Path("bench", "results", dataset)
+    sources = [(cid, classic.CODECS[cid].name, classic.CODECS[cid].setting, s,
+                {"versions": classic.versions(classic.CODECS[cid]),
+                 "save_options": [classic.CODECS[cid].options(q) for q in s]})
+               for cid, s in codec_settings.items()]
+    if iterations:
+        sources.append((MODEL_ID, model_name, "iterations", iterations,
+                        {"model": args.model or "default", "encoding_time_note":
+                         "one compression at max iterations, shared by every point"}))
+    failed = []
+    for source_id, name, setting, settings, extra in sources:
+        doc = build_document(source_id, name, setting, settings, results, dataset,
+                             max(1, args.jobs), extra, args.per_image)
+        if doc is None:
+            failed.append(source_id)
+            continue
+        path = out_dir / f"{source_id}.json"
+        write_results(path, doc)
+        print(_summary(doc, path))
+    if failed:
+        print(f"tfrnn bench rd: no image succeeded for {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _summary(doc: dict[str, Any], path: Path) -> str:
+    res = doc["results"]
+    key = doc["setting"].replace(" ", "-")
+    lines = [f"{doc['name']} ({len(doc['images'])} images) -> {path}",
+             f"  {key:>10} {'bpp':>7} {'PSNR':>7} {'MS-SSIM':>8} {'MS-SSIM dB':>10} "
+             f"{'PSNR-HVS':>8} {'enc s':>7} {'dec s':>7}"]
+    for i in range(len(res["bpp"])):
+        lines.append(f"  {res[key][i]:>10g} {res['bpp'][i]:7.4f} {res['psnr-rgb'][i]:7.3f} "
+                     f"{res['ms-ssim-rgb'][i]:8.5f} {res['ms-ssim-rgb-db'][i]:10.3f} "
+                     f"{res['psnr-hvs'][i]:8.3f} {res['encoding_time'][i]:7.4f} "
+                     f"{res['decoding_time'][i]:7.4f}")
+    return "\n".join(lines)

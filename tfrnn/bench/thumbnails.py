@@ -1,0 +1,284 @@
+"""`tfrnn bench thumbnails`: the 2016 paper's 32×32 thumbnail benchmark, headerless sizes.
+
+Toderici et al. (2016, §4) compare their networks on 32×32 thumbnails with JPEG, JPEG 2000 and
+WebP whose headers are not counted, by SSIM at equal size and by size at equal SSIM. Here:
+
+- Thumbnails: each image's centred square crop, downscaled to 32×32 with Pillow's antialiased
+  Lanczos filter (what `Image.thumbnail` does); one thumbnail per image. Any folder works
+  (`--images`); many small photos make a larger benchmark than Kodak's 24.
+- Headerless sizes, exactly (parsing each file):
+  - JPEG: the bytes of the entropy-coded segments, from the end of each SOS header to the
+    next marker that is neither a stuffed 0xFF00 nor RSTn; i.e. the file minus SOI, APPn,
+    the tables (DQT, DHT), SOF, the SOS headers and EOI. A decoder that knows the size and
+    the quality setting needs nothing else.
+  - WebP (lossy): the "VP8 " chunk payload minus its 10-byte uncompressed frame header
+    (3-byte frame tag, start code, width and height); i.e. the file minus the RIFF header
+    (12 bytes), the chunk header (8 bytes) and those 10. The bool-coded first partition, whose
+    first fields are segment, filter and quantiser settings, is kept: it cannot be separated.
+  - JPEG 2000 (codestream): the bytes after each tile-part's SOD marker to the tile-part's end
+    (Psot); i.e. the codestream minus the main header (SOC, SIZ, COD, QCD, COM), the tile-part
+    headers (SOT ... SOD) and EOC. Packet headers are kept: they carry the code-block lengths.
+    OpenJPEG's rate control counts its ~150-byte headers, so the sweep targets PSNR
+    (`jpeg2000-psnr`).
+- Quality: SSIM (`tfrnn.metrics.ssim_batch`: RGB, 11×11 Gaussian, mean over channels; 5-scale
+  MS-SSIM needs ≥ 161 px) and PSNR, each the mean over thumbnails at one setting; bpp is the
+  mean headerless size in bits / 1024.
+- Bytes at equal quality: each codec's mean headerless bytes interpolated (linearly in SSIM,
+  logarithmically in bytes, on the monotone part of its curve) at stated SSIM targets, and the
+  difference to a reference codec in percent; and the BD-rate on SSIM.
+
+Thumbnails are tiny, so the whole benchmark runs in one process.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from tfrnn import atomic, metrics
+from tfrnn.bench import classic
+from tfrnn.bench.results import Curve, shared_path, write_results
+from tfrnn.errors import UserError
+from tfrnn.images import list_images, load_image
+from tfrnn.plot import bd_rate, monotone
+
+THUMBNAIL_CODECS = ("jpeg-420", "jpeg-444", "webp", "jpeg2000-psnr")
+DEFAULT_SSIM_TARGETS = (0.6, 0.7, 0.8, 0.9)
+SOS, EOI, SOT, SOD, EOC = 0xDA, 0xD9, b"\xff\x90", b"\xff\x93", b"\xff\xd9"
+
+
+def make_thumbnail(image: np.ndarray, size: int = 32) -> np.ndarray:
+    """The centred square crop of a uint8 RGB image, downscaled to size×size (Lanczos)."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = Image.fromarray(image[top:top + side, left:left + side])
+    return np.asarray(square.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
+
+
+def _u16(data: bytes, i: int) -> int:
+    return int.from_bytes(data[i:i + 2], "big")
+
+
+def jpeg_entropy_bytes(data: bytes) -> int:
+    """Bytes in a JPEG file's entropy-coded segments (see module docstring)."""
+    if data[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG file (no SOI)")
+    i, total = 2, 0
+    while i + 1 < len(data):
+        if data[i] != 0xFF:
+            raise ValueError(f"JPEG: expected a marker at byte {i}")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            i += 1
+            continue
+        if marker == EOI:
+            return total
+        i += 2 + _u16(data, i + 2)
+        if marker == SOS:
+            j = i
+            while True:
+                j = data.find(b"\xff", j)
+                if j < 0 or j + 1 >= len(data):
+                    raise ValueError("JPEG: entropy-coded data runs past the end")
+                if data[j + 1] == 0x00 or 0xD0 <= data[j + 1] <= 0xD7:
+                    j += 2
+                    continue
+                break
+            total += j - i
+            i = j
+    raise ValueError("JPEG: no EOI marker")
+
+
+def webp_vp8_bytes(data: bytes) -> int:
+    """Bytes of a simple lossy WebP's VP8 data after the frame header (see module docstring)."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP" or data[12:16] != b"VP8 ":
+        raise ValueError("not a simple lossy WebP file (RIFF, WEBP, 'VP8 ' chunk)")
+    if data[23:26] != b"\x9d\x01\x2a":
+        raise ValueError("WebP: no VP8 key-frame start code")
+    return int.from_bytes(data[16:20], "little") - 10
+
+
+def j2k_tile_data_bytes(data: bytes) -> int:
+    """Bytes of a JPEG 2000 codestream's tile-part data (see module docstring)."""
+    if data[:2] != b"\xff\x4f":
+        raise ValueError("not a JPEG 2000 codestream (no SOC)")
+    i = 2
+    while data[i:i + 2] != SOT:  # main header: marker segments up to the first SOT
+        if i + 4 > len(data) or data[i] != 0xFF:
+            raise ValueError(f"JPEG 2000: bad main-header marker at byte {i}")
+        i += 2 + _u16(data, i + 2)
+    total = 0
+    while data[i:i + 2] == SOT:
+        psot = int.from_bytes(data[i + 6:i + 10], "big")
+        end = i + psot if psot else len(data) - 2
+        j = i + 2 + _u16(data, i + 2)
+        while data[j:j + 2] != SOD:  # tile-part header marker segments up to SOD
+            if j + 4 > end:
+                raise ValueError("JPEG 2000: tile-part without SOD")
+            j += 2 + _u16(data, j + 2)
+        total += end - (j + 2)
+        i = end
+    if data[i:i + 2] != EOC:
+        raise ValueError("JPEG 2000: no EOC after the tile-parts")
+    return total
+
+
+# Pillow format -> (headerless size, what it counts)
+HEADERLESS: dict[str, tuple[Callable[[bytes], int], str]] = {
+    "JPEG": (jpeg_entropy_bytes, "entropy-coded segments only"),
+    "WEBP": (webp_vp8_bytes, "VP8 chunk payload minus its 10-byte frame header"),
+    "JPEG2000": (j2k_tile_data_bytes, "tile-part data after SOD only"),
+}
+
+
+def sweep_thumbnails(codec: classic.ClassicCodec, thumbs: np.ndarray,
+                     settings: Sequence[float]) -> dict[str, list[float]]:
+    """Mean headerless bytes/bpp, full bytes/bpp, SSIM, PSNR and times at each setting."""
+    headerless = HEADERLESS[codec.format][0]
+    pixels = thumbs.shape[1] * thumbs.shape[2]
+    keys = ("bytes", "bytes-with-header", "ssim-rgb", "psnr-rgb", "encoding_time",
+            "decoding_time")
+    out: dict[str, list[float]] = {k: [] for k in keys}
+    pils = [Image.fromarray(t) for t in thumbs]
+    for setting in settings:
+        sizes, full, enc, dec, decoded = [], [], [], [], []
+        for pil in pils:
+            t0 = time.perf_counter()
+            data = classic.encode(codec, pil, setting)
+            t1 = time.perf_counter()
+            decoded.append(classic.decode(data))
+            dec.append(time.perf_counter() - t1)
+            enc.append(t1 - t0)
+            sizes.append(headerless(data))
+            full.append(len(data))
+        decoded_arr = np.stack(decoded)
+        for key, values in zip(keys, (sizes, full, metrics.ssim_batch(thumbs, decoded_arr),
+                                      metrics.psnr_batch(thumbs, decoded_arr), enc, dec),
+                               strict=True):
+            out[key].append(float(np.mean(values)))
+    out["bpp"] = [8.0 * b / pixels for b in out["bytes"]]
+    out["bpp-with-header"] = [8.0 * b / pixels for b in out["bytes-with-header"]]
+    return out
+
+
+def bytes_at(curve: Curve, target: float) -> float:
+    """Bytes of `curve` (bpp field holding bytes) at metric `target`; NaN outside its range."""
+    size, value = monotone(curve)
+    if len(size) < 2 or not value[0] <= target <= value[-1]:
+        return math.nan
+    return float(np.exp(np.interp(target, value, np.log(size))))
+
+
+def summary(curves: dict[str, Curve], reference: str, targets: Sequence[float],
+            n_thumbs: int, size: int) -> str:
+    """Markdown: headerless bytes per thumbnail at each SSIM target, and BD-rate on SSIM."""
+    ref = curves[reference]
+    ids = list(curves)
+    lines = [f"{n_thumbs} thumbnails of {size}x{size}; headerless bytes per thumbnail at equal "
+             f"SSIM (mean over thumbnails; in brackets: vs {ref.name}).", "",
+             "| SSIM | " + " | ".join(curves[c].name for c in ids) + " |",
+             "|---|" + "---|" * len(ids)]
+    for t in targets:
+        base = bytes_at(ref, t)
+        cells = []
+        for c in ids:
+            b = bytes_at(curves[c], t)
+            rel = "" if c == reference or not math.isfinite(b / base) else \
+                f" ({100 * (b / base - 1):+.0f}%)"
+            cells.append("n/a" if not math.isfinite(b) else f"{b:.1f}{rel}")
+        lines.append(f"| {t:g} | " + " | ".join(cells) + " |")
+    lines += ["", f"BD-rate on SSIM against {ref.name}: " + ", ".join(
+        f"{curves[c].name} {bd_rate(ref, curves[c]):+.1f}%" for c in ids if c != reference)]
+    return "\n".join(lines) + "\n"
+
+
+def load_thumbnails(paths: Sequence[Path], size: int) -> tuple[np.ndarray, list[str]]:
+    """Thumbnails of every readable image; unreadable ones are reported and skipped."""
+    thumbs, names = [], []
+    for p in paths:
+        try:
+            thumbs.append(make_thumbnail(load_image(p), size))
+            names.append(p.name)
+        except UserError as e:
+            print(f"skipped {e}", file=sys.stderr)
+    if not thumbs:
+        raise UserError("no readable images")
+    return np.stack(thumbs), names
+
+
+def main(argv: list[str]) -> int:
+    from tqdm import tqdm
+
+    from tfrnn.cli import ArgumentParser
+
+    parser = ArgumentParser(prog="tfrnn bench thumbnails", description=__doc__.split("\n")[0])
+    parser.add_argument("--images", default=None,
+                        help="folder of images (default ../shared/data/kodak)")
+    parser.add_argument("--dataset", default=None, help="label (default: the folder's name)")
+    parser.add_argument("--codecs", default=",".join(THUMBNAIL_CODECS),
+                        help=f"comma-separated from {', '.join(THUMBNAIL_CODECS)}")
+    parser.add_argument("--quality", action="append", default=[], metavar="CODEC=Q1,Q2,...",
+                        help="override a codec's sweep")
+    parser.add_argument("--size", type=int, default=32, help="thumbnail side (default 32)")
+    parser.add_argument("--reference", default="jpeg-420", help="codec the others are "
+                        "compared with (default jpeg-420)")
+    parser.add_argument("--ssim-targets", default=",".join(map(str, DEFAULT_SSIM_TARGETS)),
+                        help="SSIM levels for the equal-quality table")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default bench/results/thumbnails-DATASET)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    args = parser.parse_args(argv)
+
+    folder = Path(args.images) if args.images else shared_path("data", "kodak")
+    if folder is None:
+        raise UserError("no --images given and ../shared/data/kodak is not present")
+    if args.size < metrics.SSIM_FILTER_SIZE:
+        raise UserError(f"--size must be >= {metrics.SSIM_FILTER_SIZE} (the SSIM window)")
+    targets = classic.parse_numbers(args.ssim_targets, "--ssim-targets")
+    chosen = classic.choose(args.codecs, args.quality)
+    unsupported = [c for c in chosen if classic.CODECS[c].format not in HEADERLESS]
+    if unsupported or not chosen:
+        raise UserError(f"thumbnails: choose codecs from {', '.join(THUMBNAIL_CODECS)} "
+                        f"(no headerless size for {', '.join(unsupported) or 'nothing'})")
+    if args.reference not in chosen:
+        raise UserError(f"--reference {args.reference!r} is not among {', '.join(chosen)}")
+    paths = list_images(folder)[: args.limit]
+    thumbs, names = load_thumbnails(paths, args.size)
+    dataset = args.dataset or folder.resolve().name
+    out_dir = Path(args.out) if args.out else Path("bench", "results", f"thumbnails-{dataset}")
+
+    curves: dict[str, Curve] = {}
+    for cid, settings in tqdm(chosen.items(), desc="bench thumbnails", unit="codec",
+                              file=sys.stderr):
+        codec = classic.CODECS[cid]
+        res = sweep_thumbnails(codec, thumbs, settings)
+        doc: dict[str, Any] = {
+            "name": f"{codec.name}, headerless",
+            "description": (
+                f"{codec.name} on {len(names)} {args.size}x{args.size} thumbnails of {dataset} "
+                "(centred square crop, Lanczos). Each entry is the mean over thumbnails at one "
+                f"{codec.setting}: bpp = headerless bits / pixels ({HEADERLESS[codec.format][1]}; "
+                "see tfrnn.bench.thumbnails), bpp-with-header = whole file; ssim-rgb: "
+                "tf.image.ssim, max_val 255, mean over R, G, B; psnr-rgb on RGB."),
+            "results": {codec.setting.replace(" ", "-"): list(settings), **res},
+            "id": cid, "dataset": dataset, "setting": codec.setting, "images": names,
+            "versions": classic.versions(codec),
+            "save_options": [codec.options(s) for s in settings],
+        }
+        write_results(out_dir / f"{cid}.json", doc,
+                      required=("bpp", "ssim-rgb", "psnr-rgb", "encoding_time", "decoding_time"))
+        curves[cid] = Curve(doc["name"], "ssim-rgb", np.asarray(res["bytes"]),
+                            np.asarray(res["ssim-rgb"]), "ours", str(out_dir / f"{cid}.json"), cid)
+    table = summary(curves, args.reference, targets, len(names), args.size)
+    atomic.write_text(out_dir / "summary.md", table)
+    print(table, end="")
+    print(f"wrote {out_dir}")
+    return 0
