@@ -391,3 +391,17 @@ def test_reader_errors_are_one_line(photos, prepared, tmp_path):
         assert message in str(error.value) and "\n" not in str(error.value)
     batch = next(iter(make_dataset(str(small), batch_size=2, shuffle_buffer=16)))
     assert batch.shape == (2, 16, 16, 3)
+
+
+def test_bench_prepare_runs_and_writes_json(tmp_path, capsys):
+    from data_prep import bench
+
+    out = tmp_path / "bench.json"
+    argv = ["--source", "sample", "--workers", "1", "--full-size", "1", "--json", str(out)]
+    assert bench.main(argv) == 0
+    results = json.loads(out.read_text())
+    run = results["runs"][0]
+    assert run["workers"] == 1 and run["images"] == 9 and run["tiles"] > 0
+    assert set(run["share"]) == {"read", "decode", "png", "other"}
+    assert results["full_size"]["tiles"] == 100  # one 1280x720 mosaic keeps 100 tiles
+    assert "core-hours" in capsys.readouterr().out
