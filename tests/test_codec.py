@@ -1,0 +1,283 @@
+"""The codec (compress/decompress with range coding or raw bits) and its command line.
+
+A narrow untrained codec (6 iterations) with context models fitted for a few steps: enough to
+check exactness, truncation, the rate estimate and every bad input in well under a minute.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from tfrnn import cli, file_format
+from tfrnn.bundle import Bundle, save_bundle
+from tfrnn.codec import Codec, load_codec
+from tfrnn.configs import CellSpec, get_config
+from tfrnn.context_model import KINDS, fit_context_model
+from tfrnn.errors import UserError
+from tfrnn.images import load_image, save_png
+from tfrnn.model import RecurrentCodec
+
+ITERATIONS = 6
+MODES = ("raw",) + KINDS
+
+
+def tiny_codec() -> RecurrentCodec:
+    config = get_config("cpu-lstm-additive").replace(
+        name="test-tiny", stem_filters=8, iterations=ITERATIONS, decoder_filters=16,
+        encoder=(CellSpec(16, 3, 2), CellSpec(16, 3, 2), CellSpec(16, 3, 2)),
+        decoder=(CellSpec(32, 3, 1, 1, 2), CellSpec(32, 3, 1, 1, 2), CellSpec(16, 3, 1, 3, 2),
+                 CellSpec(16, 3, 1, 3, 2)))
+    return RecurrentCodec(config)
+
+
+@pytest.fixture(scope="session")
+def crops(astronaut):
+    return {"small": astronaut[100:148, 200:264], "odd": astronaut[:37, 5:60],
+            "pixel": astronaut[:1, :1], "medium": astronaut[:256, 256:]}
+
+
+@pytest.fixture(scope="session")
+def bundle_dirs(tmp_path_factory, astronaut):
+    """Saved bundles of one codec: "raw" (no context model) and one per context kind."""
+    keras.utils.set_random_seed(0)
+    codec = tiny_codec()
+    root = tmp_path_factory.mktemp("bundles")
+    dirs = {"raw": save_bundle(root / "raw", Bundle(codec))}
+    for kind, steps in (("checkerboard", 60), ("raster", 25)):
+        model, history = fit_context_model(codec, [astronaut[:256, :256]], steps, kind=kind,
+                                           crop=8, log_every=steps // 2)
+        assert history["bits"][-1] < history["bits"][0]
+        dirs[kind] = save_bundle(root / kind, Bundle(codec, model))
+    return dirs
+
+
+@pytest.fixture(scope="session")
+def codecs(bundle_dirs) -> dict[str, Codec]:
+    return {mode: load_codec(path) for mode, path in bundle_dirs.items()}
+
+
+# -- the codec ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", MODES)
+def test_round_trip_is_exact_for_every_iteration_count(codecs, crops, mode):
+    codec = codecs[mode]
+    for image in (crops["small"], crops["odd"]):
+        data, recons = codec.compress_progressive(image, raw=mode == "raw")
+        codes, _ = codec.encode(image, ITERATIONS)
+        container = file_format.parse(data)
+        assert container.header.mode == mode
+        assert container.iterations == ITERATIONS
+        for k in range(1, ITERATIONS + 1):
+            np.testing.assert_array_equal(codec.decode_codes(container, k), codes[:k])
+            out = codec.decompress(data, iterations=k)
+            assert out.shape == image.shape and out.dtype == np.uint8
+            np.testing.assert_array_equal(out, recons[k - 1])
+
+
+def test_tiny_image(codecs, crops):
+    for codec in codecs.values():
+        image = crops["pixel"]
+        assert codec.decompress(codec.compress(image, 2)).shape == (1, 1, 3)
+
+
+@pytest.mark.parametrize("mode", ["raw", "checkerboard"])
+def test_truncation_equals_compressing_fewer_iterations(codecs, crops, mode):
+    codec = codecs[mode]
+    image = crops["small"]
+    data = codec.compress(image, raw=mode == "raw")
+    for k in range(1, ITERATIONS):
+        fewer = codec.compress(image, k, raw=mode == "raw")
+        assert file_format.truncate(data, k) == fewer
+        np.testing.assert_array_equal(codec.decompress(fewer),
+                                      codec.decompress(data, iterations=k))
+
+
+def test_entropy_coding_saves_bits_and_raw_mode_works(codecs, crops):
+    image = crops["medium"]
+    raw = codecs["checkerboard"].compress(image, raw=True)
+    coded = codecs["checkerboard"].compress(image)
+    assert file_format.parse(raw).header.mode == "raw"
+    assert len(coded) < 0.95 * len(raw)
+    np.testing.assert_array_equal(codecs["checkerboard"].decompress(raw),
+                                  codecs["raw"].decompress(raw))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_estimated_bits_match_the_file_size(codecs, astronaut, kind):
+    """The context model's −log2 p sums to the real size within 1 % (a 512×512 photo, whole
+    file with headers, for the default kind; the payloads on a 256×256 crop for raster)."""
+    codec = codecs[kind]
+    image = astronaut if kind == "checkerboard" else astronaut[:256, :256]
+    data = codec.compress(image)
+    codes, _ = codec.encode(image, ITERATIONS)
+    estimate = float(np.sum(codec.bundle.context_model.bits_per_code(codes[:, None])))
+    actual = 8 * len(data)
+    if kind == "raster":
+        actual = 8 * sum(len(p) for p in file_format.parse(data).payloads)
+    assert abs(actual - estimate) < 0.01 * estimate, (actual, estimate)
+
+
+# -- bad input ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def coded(codecs, crops) -> bytes:
+    return codecs["checkerboard"].compress(crops["small"], 3)
+
+
+def test_damaged_files_are_refused(codecs, coded):
+    codec = codecs["checkerboard"]
+    damaged = {
+        "truncated": coded[:-3],
+        "damaged": coded[:60] + bytes([coded[60] ^ 4]) + coded[61:],
+        "empty": b"",
+        "not a tfrnn file": b"GIF89a" + bytes(64),
+    }
+    for message, data in damaged.items():
+        with pytest.raises(UserError, match=message):
+            codec.decompress(data, name="x.tfrnn")
+
+
+def test_files_of_another_model_are_refused(codecs, coded, crops):
+    keras.utils.set_random_seed(7)
+    other = Codec(Bundle(tiny_codec()))
+    with pytest.raises(UserError, match="made by another model"):
+        other.decompress(codecs["raw"].compress(crops["small"], 2))
+    with pytest.raises(UserError, match="has no context model"):
+        codecs["raw"].decompress(coded)
+    with pytest.raises(UserError, match="has a raster context model"):
+        codecs["raster"].decompress(coded)
+    with pytest.raises(UserError, match="holds 3 iterations"):
+        codecs["checkerboard"].decompress(coded, iterations=4)
+
+
+def test_bad_images_and_iteration_counts(codecs, crops):
+    codec = codecs["raw"]
+    for bad in (crops["small"].astype(np.float32), crops["small"][..., :2], np.zeros((0, 4, 3),
+                                                                                     np.uint8)):
+        with pytest.raises(UserError, match="expected a uint8"):
+            codec.compress(bad)
+    for k in (0, ITERATIONS + 1):
+        with pytest.raises(UserError, match=f"iterations must be 1 to {ITERATIONS}"):
+            codec.compress(crops["small"], k)
+
+
+def test_load_codec_errors(tmp_path):
+    with pytest.raises(UserError, match="no such model"):
+        load_codec(tmp_path / "missing")
+    with pytest.raises(UserError, match="not a tfrnn model"):
+        load_codec(tmp_path)
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def pngs(tmp_path_factory, crops):
+    root = tmp_path_factory.mktemp("pngs")
+    for name in ("small", "odd"):
+        save_png(root / f"{name}.png", crops[name])
+    return root
+
+
+def _run(capsys, *argv) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_compress_decompress_truncate(capsys, tmp_path, pngs, bundle_dirs, codecs):
+    model = bundle_dirs["checkerboard"]
+    inputs = [pngs / "small.png", pngs / "odd.png"]
+    code, out, err = _run(capsys, "compress", *inputs, "-o", tmp_path / "c", "--model", model,
+                          "--iterations", 4, "--verbose")
+    assert code == 0, err
+    assert "small.png -> " in out and "PSNR" in out and "bpp" in out
+    files = [tmp_path / "c" / "small.tfrnn", tmp_path / "c" / "odd.tfrnn"]
+    for path, src in zip(files, inputs, strict=True):
+        assert path.read_bytes() == codecs["checkerboard"].compress(load_image(src), 4)
+
+    code, out, err = _run(capsys, "decompress", *files, "-o", tmp_path / "d", "--model", model)
+    assert code == 0, err
+    for path in files:
+        expected = codecs["checkerboard"].decompress(path.read_bytes())
+        np.testing.assert_array_equal(load_image(tmp_path / "d" / f"{path.stem}.png"), expected)
+
+    code, out, err = _run(capsys, "truncate", files[0], tmp_path / "t.tfrnn", "--iterations", 2)
+    assert code == 0, err
+    assert (tmp_path / "t.tfrnn").read_bytes() == file_format.truncate(files[0].read_bytes(), 2)
+    container = file_format.parse(files[0].read_bytes())
+    budget = (container.bpp(2) + container.bpp(3)) / 2
+    code, out, err = _run(capsys, "truncate", files[0], tmp_path / "b.tfrnn", "--bpp", budget)
+    assert code == 0 and "2 of 4 iterations" in out
+
+    code, out, err = _run(capsys, "decompress", tmp_path / "b.tfrnn", "-o", tmp_path / "b.png",
+                          "--model", model, "--iterations", 1)
+    assert code == 0, err
+    np.testing.assert_array_equal(load_image(tmp_path / "b.png"),
+                                  codecs["checkerboard"].decompress(files[0].read_bytes(), 1))
+
+
+def test_cli_targets(capsys, tmp_path, pngs, bundle_dirs, codecs, astronaut):
+    from tfrnn import metrics
+
+    model = bundle_dirs["raw"]
+    code, out, err = _run(capsys, "compress", pngs / "small.png", "-o", tmp_path / "s.tfrnn",
+                          "--model", model, "--bpp", 0.5)
+    assert code == 0 and "note: model" in out, err
+    container = file_format.parse((tmp_path / "s.tfrnn").read_bytes())
+    full = file_format.parse(codecs["raw"].compress(load_image(pngs / "small.png")))
+    assert container.iterations == file_format.iterations_for_bpp(full, 0.5)
+    assert container.bpp() <= 0.5 < full.bpp(container.iterations + 1)
+
+    image = astronaut[:192, :192]
+    save_png(tmp_path / "big.png", image)
+    _, recons = codecs["raw"].compress_progressive(image)
+    scores = metrics.ms_ssim_batch(image, recons)
+    target = float(np.sort(scores)[len(scores) // 2])
+    code, out, err = _run(capsys, "compress", tmp_path / "big.png", "-o", tmp_path / "q.tfrnn",
+                          "--model", model, "--quality", target)
+    assert code == 0, err
+    k = file_format.parse((tmp_path / "q.tfrnn").read_bytes()).iterations
+    assert k == int(np.flatnonzero(scores >= target)[0]) + 1
+
+
+@pytest.fixture(scope="session")
+def bad_files(tmp_path_factory, pngs, codecs, coded, crops):
+    root = tmp_path_factory.mktemp("bad")
+    (root / "junk.png").write_bytes(b"not an image")
+    (root / "cut.tfrnn").write_bytes(coded[:-5])
+    (root / "foreign.tfrnn").write_bytes((pngs / "small.png").read_bytes())
+    keras.utils.set_random_seed(7)
+    (root / "other.tfrnn").write_bytes(Codec(Bundle(tiny_codec())).compress(crops["small"], 1))
+    (root / "sub").mkdir()
+    (root / "sub" / "small.png").write_bytes((pngs / "small.png").read_bytes())
+    return root
+
+
+@pytest.mark.parametrize("case", ["missing", "unreadable", "bad flag", "too many iterations",
+                                  "small for quality", "truncated", "foreign", "other model",
+                                  "two targets", "same stem"])
+def test_cli_bad_input_is_one_line_and_no_output(capsys, tmp_path, pngs, bundle_dirs, bad_files,
+                                                 case):
+    bad = bad_files
+    out = tmp_path / "out"
+    argv = {
+        "missing": ["compress", pngs / "small.png", bad / "nope.png", "-o", out],
+        "unreadable": ["compress", bad / "junk.png", "-o", out],
+        "bad flag": ["compress", pngs / "small.png", "-o", out, "--iterations", "-2"],
+        "too many iterations": ["compress", pngs / "small.png", "-o", out, "--iterations", 99],
+        "small for quality": ["compress", pngs / "small.png", "-o", out, "--quality", 0.9],
+        "truncated": ["decompress", bad / "cut.tfrnn", "-o", out],
+        "foreign": ["decompress", bad / "foreign.tfrnn", "-o", out],
+        "other model": ["decompress", bad / "other.tfrnn", "-o", out],
+        "two targets": ["truncate", bad / "cut.tfrnn", out, "--iterations", 1, "--bpp", 1],
+        "same stem": ["compress", pngs / "small.png", bad / "sub" / "small.png", "-o", out],
+    }[case]
+    if argv[0] != "truncate":
+        argv += ["--model", bundle_dirs["raw"]]
+    code, stdout, err = _run(capsys, *argv)
+    assert code == 2
+    assert err.startswith("tfrnn: error: ") and err.count("\n") == 1, err
+    assert not out.exists()
+    assert list(tmp_path.glob(".*tmp*")) == []

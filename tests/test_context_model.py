@@ -1,0 +1,104 @@
+"""Context models: causality of both kinds, serialization, and the raster coder's steps."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfrnn.context_model import KINDS, ContextModel
+from tfrnn.range_coding import EntropyCoder, quantize
+
+T, H, W, BITS = 3, 5, 6, 8
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, ContextModel]:
+    keras.utils.set_random_seed(1)
+    return {kind: ContextModel(kind, bits=BITS, filters=16, memory_units=8) for kind in KINDS}
+
+
+@pytest.fixture(scope="module")
+def codes() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return np.where(rng.random((T, 1, H, W, BITS)) < 0.5, -1.0, 1.0).astype(np.float32)
+
+
+def _changed(model, codes, t, i, j, c=0) -> np.ndarray:
+    """Which positions' probabilities [T, H, W] move when bit (t, i, j, c) flips."""
+    flipped = codes.copy()
+    flipped[t, 0, i, j, c] *= -1
+    delta = np.abs(model.probabilities(flipped).numpy() - model.probabilities(codes).numpy())
+    return delta.max(axis=(1, 4)) > 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_probabilities_shape_and_range(models, codes, kind):
+    p = models[kind].probabilities(codes).numpy()
+    assert p.shape == codes.shape
+    assert np.all((p > 0) & (p < 1))
+    bits = float(models[kind].cross_entropy_bits(codes))
+    expected = -np.mean(np.log2(np.where(codes > 0, p, 1 - p)))
+    assert bits == pytest.approx(expected, rel=1e-4)
+
+
+def test_raster_context_is_causal(models, codes):
+    model = models["raster"]
+    for t, i, j in [(1, 2, 3), (0, 0, 0), (2, 4, 5), (1, 3, 0)]:
+        changed = _changed(model, codes, t, i, j)
+        order = np.arange(H * W).reshape(H, W)
+        assert not changed[:t].any()
+        assert not changed[t][order <= order[i, j]].any()
+        if t + 1 < T:
+            assert changed[t + 1].any()
+    assert _changed(model, codes, 1, 2, 3)[1, 2, 4]  # the next position sees it
+
+
+def test_checkerboard_context_is_causal(models, codes):
+    model = models["checkerboard"]
+    anchors = (np.add.outer(np.arange(H), np.arange(W)) % 2) == 0
+    for t, i, j in [(1, 2, 2), (1, 2, 3), (0, 0, 0)]:
+        changed = _changed(model, codes, t, i, j)
+        assert not changed[:t].any()
+        assert not changed[t][anchors].any()
+        if anchors[i, j]:
+            assert changed[t][~anchors].any()
+        else:
+            assert not changed[t].any()
+        if t + 1 < T:
+            assert changed[t + 1].any()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_config_round_trip_and_weights(models, codes, kind, tmp_path):
+    model = models[kind]
+    config = keras.saving.serialize_keras_object(model)
+    clone = keras.saving.deserialize_keras_object(config)
+    assert clone.get_config() | {"name": model.name} == model.get_config()
+    assert [w.path for w in clone.weights] == [w.path for w in model.weights]
+    model.save_weights(tmp_path / "context.weights.h5")
+    clone.load_weights(tmp_path / "context.weights.h5")
+    np.testing.assert_array_equal(clone.probabilities(codes).numpy(),
+                                  model.probabilities(codes).numpy())
+
+
+def test_unknown_kind():
+    with pytest.raises(ValueError, match="unknown context model kind"):
+        ContextModel("zigzag")
+
+
+def test_raster_sequential_steps_match_teacher_forcing(models, codes):
+    """The coder's one-position-at-a-time steps pick the tables the parallel logits give."""
+    model = models["raster"]
+    coder = EntropyCoder(model)
+    parallel = quantize(model(codes)).numpy()[:, 0].reshape(T, H * W, BITS)
+    memory = model.initial_memory(1, H, W)
+    previous = tf.zeros((1, H, W, BITS))
+    agree = []
+    for t in range(T):
+        memory = model.advance(memory, previous)
+        sequential = coder._raster_encode(model.features(memory), codes[t, 0]).numpy()
+        agree.append(np.mean(sequential == parallel[t]))
+        previous = codes[t]
+    assert min(agree) > 0.99

@@ -1,0 +1,155 @@
+"""The codec for users: uint8 images <-> `.tfrnn` bytes with a trained model.
+
+`load_codec(model)` loads a bundle (`tfrnn.bundle.load_bundle`: a bundle directory, a training
+run directory, or a shipped pretrained name; `DEFAULT_MODEL` if None) and returns a `Codec`:
+
+    codec.compress(image, iterations=K) -> bytes       # uint8 [H, W, 3], any size
+    codec.decompress(data, iterations=None) -> uint8 [H, W, 3]
+
+Files are entropy-coded with the bundle's context model when it has one (raw bits otherwise,
+or with `raw=True`); see FORMAT.md. The header's model id is the first 16 bytes of the codec's
+fingerprint for raw files and of the bundle's fingerprint (codec + context model) for
+entropy-coded files, so a file only decodes with the weights that made it.
+The networks run as `tf.function`s with shape-free input signatures: traced once, whatever the
+image size.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tfrnn import file_format
+from tfrnn.bundle import PRETRAINED_DIR, Bundle, load_bundle
+from tfrnn.errors import UserError
+from tfrnn.range_coding import EntropyCoder, pack_bits, unpack_bits
+
+DEFAULT_MODEL = "default"
+
+
+def load_codec(model: str | os.PathLike | None = None) -> Codec:
+    """A `Codec` for a bundle path, training run directory or pretrained name (default:
+    the shipped `DEFAULT_MODEL`); UserError if there is no such model."""
+    if model is None:
+        if not (PRETRAINED_DIR / DEFAULT_MODEL / "model.json").is_file():
+            raise UserError(f"no pretrained model is shipped yet ({DEFAULT_MODEL!r}); pass "
+                            "--model with a bundle or a training run directory")
+        model = DEFAULT_MODEL
+    return Codec(load_bundle(model), name=str(model))
+
+
+class Codec:
+    """Compress and decompress images with one bundle (see the module docstring)."""
+
+    def __init__(self, bundle: Bundle, name: str | None = None):
+        self.bundle = bundle
+        self.model = bundle.codec
+        config = self.model.codec_config
+        self.name = name or config.name
+        self.max_iterations = min(config.iterations, file_format.MAX_ITERATIONS)
+        self.bits = config.bits
+        context = bundle.context_model
+        self.entropy_coder = EntropyCoder(context) if context is not None else None
+        self.default_mode = context.kind if context is not None else "raw"
+        self._model_ids = {"raw": bytes.fromhex(self.model.fingerprint())}
+        if context is not None:
+            self._model_ids[context.kind] = bytes.fromhex(bundle.fingerprint)
+        images = tf.TensorSpec((None, None, None, 3), tf.uint8)
+        scalar = tf.TensorSpec((), tf.int32)
+        self._encode = tf.function(
+            lambda x, k: self.model.encode(x, k, return_reconstructions=True),
+            input_signature=[images, scalar])
+        self._decode = tf.function(
+            self.model.decode,
+            input_signature=[tf.TensorSpec((None, None, None, None, self.bits), tf.float32),
+                             scalar, scalar])
+
+    def model_id(self, mode: str) -> bytes:
+        return self._model_ids[mode][: file_format.MODEL_ID_BYTES]
+
+    def _check_iterations(self, iterations: int) -> int:
+        iterations = int(iterations)
+        if not 1 <= iterations <= self.max_iterations:
+            raise UserError(f"iterations must be 1 to {self.max_iterations} for model "
+                            f"{self.name}, not {iterations}")
+        return iterations
+
+    def _mode(self, raw: bool) -> str:
+        return "raw" if raw else self.default_mode
+
+    # -- compress ---------------------------------------------------------------------------
+
+    def encode(self, image: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
+        """Codes ±1 [T, h, w, bits] and the reconstruction after each iteration [T, H, W, 3]."""
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
+            raise UserError(f"expected a uint8 [H, W, 3] image, got {image.dtype} "
+                            f"{list(image.shape)}")
+        codes, recons = self._encode(image[None], self._check_iterations(iterations))
+        return codes.numpy()[:, 0], recons.numpy()[:, 0]
+
+    def payloads(self, codes: np.ndarray, mode: str) -> list[bytes]:
+        """One payload per iteration of codes [T, h, w, bits] in `mode`."""
+        if mode == "raw":
+            return [pack_bits(bits) for bits in codes]
+        return self.entropy_coder.encode(codes)
+
+    def compress_progressive(self, image: np.ndarray, iterations: int | None = None,
+                             raw: bool = False) -> tuple[bytes, np.ndarray]:
+        """The file with `iterations` (default: all) and the reconstruction after each
+        iteration [T, H, W, 3]: `file_format.truncate` gives any lower rate without re-encoding.
+        """
+        codes, recons = self.encode(
+            image, self.max_iterations if iterations is None else iterations)
+        mode = self._mode(raw)
+        header = file_format.Header(mode, self.model_id(mode), image.shape[0], image.shape[1])
+        return file_format.write(header, self.payloads(codes, mode)), recons
+
+    def compress(self, image: np.ndarray, iterations: int | None = None,
+                 raw: bool = False) -> bytes:
+        """A `.tfrnn` file of a uint8 [H, W, 3] image with `iterations` (default: all)."""
+        return self.compress_progressive(image, iterations, raw)[0]
+
+    # -- decompress -------------------------------------------------------------------------
+
+    def check(self, container: file_format.Container, name: str = "file") -> None:
+        """UserError unless this codec can decode `container` (coding mode and model id)."""
+        mode = container.header.mode
+        if mode not in self._model_ids:
+            has = (f"a {self.default_mode} context model" if self.entropy_coder
+                   else "no context model")
+            raise UserError(f"{name}: entropy-coded with a {mode} context model; model "
+                            f"{self.name} has {has}")
+        if container.header.model_id != self.model_id(mode):
+            raise UserError(f"{name}: made by another model (id {container.header.model_id.hex()}"
+                            f"), not by {self.name} (id {self.model_id(mode).hex()})")
+
+    def decode_codes(self, container: file_format.Container, iterations: int) -> np.ndarray:
+        """Codes ±1 [iterations, h, w, bits] from a checked container."""
+        header = container.header
+        _, h, w, bits = self.model.code_shape(1, header.height, header.width)
+        payloads = container.payloads[:iterations]
+        if header.mode == "raw":
+            try:
+                return np.stack([unpack_bits(p, (h, w, bits)) for p in payloads])
+            except UserError as e:
+                raise UserError(f"{e} (not made by this model?)") from None
+        return self.entropy_coder.decode(list(payloads), h, w)
+
+    def decompress(self, data: bytes | file_format.Container, iterations: int | None = None,
+                   name: str = "file") -> np.ndarray:
+        """The uint8 [H, W, 3] image after `iterations` (default: all in the file)."""
+        container = data if isinstance(data, file_format.Container) else file_format.parse(
+            data, name)
+        self.check(container, name)
+        k = container.iterations if iterations is None else int(iterations)
+        if not 1 <= k <= container.iterations:
+            raise UserError(f"{name}: holds {container.iterations} iterations; cannot decode {k}")
+        try:
+            codes = self.decode_codes(container, k)
+        except UserError as e:
+            raise UserError(f"{name}: {e}") from None
+        header = container.header
+        return self._decode(codes[:, None], header.height, header.width).numpy()[0]

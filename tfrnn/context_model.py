@@ -1,0 +1,311 @@
+"""Context (entropy) models: P(bit = +1) for every code bit (Toderici et al. 2017, §3.4).
+
+Codes are the codec's ±1 bits, `[T, B, h, w, bits]`. Every model predicts the bits of iteration
+t from two contexts:
+
+- **across iterations**: a memory carried over the iterations, a convolutional GRU whose input
+  at iteration t is the code of iteration t−1 (zeros at t = 0), as in the paper's progressive
+  entropy coder; a 3×3 convolution of the memory gives the prior features F_t;
+- **within the iteration**, one of two kinds:
+  - `"raster"`: the paper's BinaryRNN reading. A 7×7 convolution masked so that position
+    (i, j) sees only positions before it in raster order (PixelCNN mask A: the three rows above
+    and the three positions to the left) and a GRU running along each row from left to right
+    (reset at every row) over [F, masked conv]. Decoding is sequential: one network step per
+    position.
+  - `"checkerboard"`: two passes. Anchors ((i + j) even) are predicted from F alone;
+    non-anchors from F and a 5×5 convolution of the anchors' bits. Each pass is parallel, so
+    an iteration decodes in two network evaluations.
+
+All 32 bits of one position are predicted together (independently given the context).
+`logits(codes)` / `probabilities(codes)` compute every probability at once from the true codes
+(teacher forcing) with standard TensorFlow ops only, for training and for serving;
+`cross_entropy_bits(codes)` is the training loss. The coder (`tfrnn.range_coding`) drives the
+same layers one iteration (checkerboard) or one position (raster) at a time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfrnn.cells import ConvGRUCell
+
+KINDS = ("checkerboard", "raster")
+DEFAULT_KIND = "checkerboard"
+RASTER_KERNEL = 7
+ANCHOR_KERNEL = 5
+
+
+def anchor_mask(height, width):
+    """Boolean [height, width]: True at checkerboard anchors ((i + j) even)."""
+    i = tf.range(height)[:, None]
+    j = tf.range(width)[None, :]
+    return tf.equal((i + j) % 2, 0)
+
+
+def causal_mask(kernel: int, channels_in: int, channels_out: int) -> np.ndarray:
+    """PixelCNN mask A for a kernel×kernel convolution: 1 strictly before the centre in raster
+    order (rows above, then the left part of the centre row), 0 at and after it."""
+    mask = np.zeros((kernel, kernel, channels_in, channels_out), np.float32)
+    c = kernel // 2
+    mask[:c] = 1.0
+    mask[c, :c] = 1.0
+    return mask
+
+
+@keras.saving.register_keras_serializable(package="tfrnn")
+class MaskedConv2D(keras.layers.Layer):
+    """A 'same' convolution whose kernel is multiplied by `causal_mask` (raster-scan causal)."""
+
+    def __init__(self, filters: int, kernel_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        k = self.kernel_size
+        self.kernel = self.add_weight(shape=(k, k, channels, self.filters),
+                                      initializer="glorot_uniform", name="kernel")
+        self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
+        self.mask = tf.constant(causal_mask(k, channels, self.filters))
+        self.built = True
+
+    def masked_kernel(self):
+        return self.kernel * self.mask
+
+    def call(self, inputs):
+        return tf.nn.conv2d(inputs, self.masked_kernel(), 1, "SAME") + self.bias
+
+    def at(self, window):
+        """The output at one position from its causal window [1, k//2 + 1, k, channels]
+        (rows above and the centre row; the masked-out entries must be zero)."""
+        rows = self.kernel_size // 2 + 1
+        kernel = tf.reshape(self.masked_kernel()[:rows], (-1, self.filters))
+        return tf.matmul(tf.reshape(window, (1, -1)), kernel) + self.bias
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=self.kernel_size)
+        return config
+
+
+def _conv(filters: int, kernel: int, name: str, activation=None) -> keras.layers.Conv2D:
+    return keras.layers.Conv2D(filters, kernel, padding="same", activation=activation, name=name)
+
+
+@keras.saving.register_keras_serializable(package="tfrnn")
+class ContextModel(keras.Model):
+    """P(bit = +1) of every code bit; see the module docstring for the two `kind`s.
+
+    Args:
+        kind: "checkerboard" (parallel within an iteration) or "raster" (sequential).
+        bits: code channels per position (the codec's `bits`).
+        filters: width of the prior features and the within-iteration context.
+        memory_units: channels of the across-iteration GRU memory.
+    """
+
+    def __init__(self, kind: str = DEFAULT_KIND, bits: int = 32, filters: int = 64,
+                 memory_units: int = 64, **kwargs):
+        super().__init__(**kwargs)
+        if kind not in KINDS:
+            raise ValueError(f"unknown context model kind {kind!r}; choose from {KINDS}")
+        self.kind, self.bits = kind, int(bits)
+        self.filters, self.memory_units = int(filters), int(memory_units)
+        f = self.filters
+        self.memory = ConvGRUCell(self.memory_units, kernel_size=3, hidden_kernel_size=3,
+                                  name="memory")
+        self.prior = _conv(f, 3, "prior", "relu")
+        self.memory.build((None, None, None, self.bits))
+        self.prior.build((None, None, None, self.memory_units))
+        if kind == "checkerboard":
+            self.anchor_hidden = _conv(f, 1, "anchor_hidden", "relu")
+            self.anchor_out = _conv(self.bits, 1, "anchor_out")
+            self.anchor_context = _conv(f, ANCHOR_KERNEL, "anchor_context", "relu")
+            self.second_hidden = _conv(f, 1, "second_hidden", "relu")
+            self.second_out = _conv(self.bits, 1, "second_out")
+            self.anchor_hidden.build((None, None, None, f))
+            self.anchor_out.build((None, None, None, f))
+            self.anchor_context.build((None, None, None, self.bits))
+            self.second_hidden.build((None, None, None, 2 * f))
+            self.second_out.build((None, None, None, f))
+        else:
+            self.causal = MaskedConv2D(f, RASTER_KERNEL, name="causal")
+            # A GRU along the row: 1×1 convolutions on [N, h, 1, C] act per position.
+            self.row = ConvGRUCell(f, kernel_size=1, hidden_kernel_size=1, name="row")
+            self.row_out = _conv(self.bits, 1, "row_out")
+            self.causal.build((None, None, None, self.bits))
+            self.row.build((None, None, None, 2 * f))
+            self.row_out.build((None, None, None, f))
+        self.built = True
+
+    # -- across iterations ----------------------------------------------------------------------
+
+    def initial_memory(self, batch, height, width):
+        """The memory before iteration 0: zeros [batch, height, width, memory_units]."""
+        return tf.zeros((batch, height, width, self.memory_units), self.compute_dtype)
+
+    def advance(self, memory, previous_codes):
+        """The memory for iteration t from the memory of t−1 and the codes of t−1."""
+        return self.memory(previous_codes, (memory,))[0]
+
+    def features(self, memory):
+        """Prior features F_t [B, h, w, filters] from the memory of iteration t."""
+        return self.prior(memory)
+
+    def memories(self, codes):
+        """Memory of every iteration [T, B, h, w, memory_units] from the true codes."""
+        shape = tf.shape(codes)
+        previous = tf.concat([tf.zeros_like(codes[:1]), codes[:-1]], axis=0)
+        start = self.initial_memory(shape[1], shape[2], shape[3])
+        return tf.scan(self.advance, previous, initializer=start)
+
+    # -- within an iteration: checkerboard ------------------------------------------------------
+
+    def anchor_logits(self, features):
+        """Checkerboard pass 1: logits from the prior features alone (used at anchors)."""
+        return self.anchor_out(self.anchor_hidden(features))
+
+    def second_logits(self, features, anchor_codes):
+        """Checkerboard pass 2: logits from F and the anchors' codes (zeros elsewhere)."""
+        context = self.anchor_context(anchor_codes)
+        return self.second_out(self.second_hidden(tf.concat([features, context], axis=-1)))
+
+    # -- within an iteration: raster ------------------------------------------------------------
+
+    def row_input(self, features, causal):
+        return tf.concat([features, causal], axis=-1)
+
+    def row_step(self, row_input, state):
+        """One step of the row GRU on [N, h, 1, 2·filters]: (logits [N, h, 1, bits], state)."""
+        state = self.row(row_input, (state,))[0]
+        return self.row_out(state), state
+
+    def raster_logits_at(self, features, window, state):
+        """Sequential raster step at one position: F there [1, 1, 1, filters], its causal window
+        of codes [1, 4, 7, bits] and the row state [1, 1, 1, filters] -> (logits, state)."""
+        causal = tf.reshape(self.causal.at(window), (1, 1, 1, self.filters))
+        return self.row_step(self.row_input(features, causal), state)
+
+    def _raster_logits(self, features, codes):
+        """Teacher-forced raster logits for [N, h, w, ·]: the row GRU scanned over columns."""
+        x = self.row_input(features, self.causal(codes))
+        columns = tf.transpose(x, (2, 0, 1, 3))[:, :, :, None, :]  # [w, N, h, 1, C]
+        shape = tf.shape(x)
+        state = tf.zeros((shape[0], shape[1], 1, self.filters), x.dtype)
+        zeros = tf.zeros((shape[0], shape[1], 1, self.bits), x.dtype)
+
+        def step(carry, column):
+            return self.row_step(column, carry[1])
+
+        logits, _ = tf.scan(step, columns, initializer=(zeros, state))
+        return tf.transpose(logits[:, :, :, 0, :], (1, 2, 0, 3))
+
+    # -- teacher-forced, all at once ------------------------------------------------------------
+
+    def call(self, codes):
+        """Logits of P(bit = +1) [T, B, h, w, bits] for codes [T, B, h, w, bits] in ±1."""
+        codes = tf.convert_to_tensor(codes, self.compute_dtype)
+        shape = tf.shape(codes)
+        flat = tf.reshape(codes, tf.concat([[-1], shape[2:]], axis=0))
+        memories = self.memories(codes)
+        features = self.features(tf.reshape(memories, tf.concat(
+            [[-1], tf.shape(memories)[2:]], axis=0)))
+        if self.kind == "checkerboard":
+            mask = anchor_mask(shape[2], shape[3])[None, :, :, None]
+            anchors = tf.where(mask, flat, tf.zeros_like(flat))
+            logits = tf.where(mask, self.anchor_logits(features),
+                              self.second_logits(features, anchors))
+        else:
+            logits = self._raster_logits(features, flat)
+        return tf.reshape(logits, shape)
+
+    def logits(self, codes):
+        return self(codes)
+
+    def probabilities(self, codes):
+        """P(bit = +1) [T, B, h, w, bits] given the codes before each bit (teacher forcing)."""
+        return tf.sigmoid(self(codes))
+
+    def bits_per_code(self, codes):
+        """−log2 P(actual bit) for every bit, [T, B, h, w, bits]."""
+        codes = tf.convert_to_tensor(codes, self.compute_dtype)
+        return tf.nn.softplus(-codes * self(codes)) / math.log(2.0)
+
+    def cross_entropy_bits(self, codes):
+        """The training loss: mean bits per code bit (1.0 = no saving over raw bits)."""
+        return tf.reduce_mean(self.bits_per_code(codes))
+
+    def get_config(self):
+        return {"kind": self.kind, "bits": self.bits, "filters": self.filters,
+                "memory_units": self.memory_units, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _random_crops(codes: Sequence[np.ndarray], batch: int, crop: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """`batch` random crop×crop windows (all iterations) from codes [T, h, w, bits] arrays."""
+    out = []
+    for k in rng.integers(len(codes), size=batch):
+        c = codes[k]
+        i = rng.integers(c.shape[1] - crop + 1)
+        j = rng.integers(c.shape[2] - crop + 1)
+        out.append(c[:, i:i + crop, j:j + crop])
+    return np.stack(out, axis=1)
+
+
+def fit_context_model(codec, images: Sequence[np.ndarray], steps: int, *,
+                      context_model: ContextModel | None = None, kind: str = DEFAULT_KIND,
+                      iterations: int | None = None, batch_size: int = 8, crop: int = 16,
+                      learning_rate: float = 1e-3, seed: int = 0, log_every: int = 0,
+                      ) -> tuple[ContextModel, dict[str, list[float]]]:
+    """Train a context model on the codes of a frozen codec (the paper's second stage).
+
+    Each image (uint8 [H, W, 3], any size; or a batch [N, H, W, 3]) is encoded once with
+    `iterations` (default: the codec's training iterations); every step takes `batch_size`
+    random crop×crop windows of the code maps (all iterations; crop shrinks to the smallest
+    code map) and takes an Adam step on `cross_entropy_bits`.
+
+    Returns the model (`context_model`, or a new one of `kind`) and the history
+    {"step": [...], "bits": [...]} of the loss every `log_every` steps and at the last step.
+    """
+    iterations = int(iterations or codec.codec_config.iterations)
+    model = context_model or ContextModel(kind, bits=codec.codec_config.bits)
+    encode = tf.function(lambda x: codec.encode(x, iterations),
+                         input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8)])
+    codes = []
+    for image in images:
+        image = np.asarray(image, np.uint8)
+        batch = image if image.ndim == 4 else image[None]
+        c = encode(batch).numpy()
+        codes.extend(c[:, b] for b in range(c.shape[1]))
+    crop = min([crop] + [min(c.shape[1], c.shape[2]) for c in codes])
+    optimizer = keras.optimizers.Adam(learning_rate)
+    spec = tf.TensorSpec((None, None, None, None, model.bits), tf.float32)
+
+    @tf.function(input_signature=[spec])
+    def train_step(batch):
+        with tf.GradientTape() as tape:
+            loss = model.cross_entropy_bits(batch)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    rng = np.random.default_rng(seed)
+    history: dict[str, list[float]] = {"step": [], "bits": [], "seconds": []}
+    start = time.perf_counter()
+    for step in range(1, steps + 1):
+        loss = train_step(_random_crops(codes, batch_size, crop, rng))
+        if step == steps or (log_every and step % log_every == 0):
+            history["step"].append(step)
+            history["bits"].append(float(loss))
+            history["seconds"].append(time.perf_counter() - start)
+    return model, history

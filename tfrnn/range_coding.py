@@ -1,0 +1,263 @@
+"""Turning one iteration's bits into bytes and back: range coding with a context model, or raw.
+
+Range coding uses tensorflow-compression-ops (`create_range_encoder`, `entropy_encode_index`,
+...): every bit is coded with one of `LEVELS` two-symbol tables, picked by quantizing the
+context model's logit of P(bit = +1) on a uniform grid over [−LOGIT_RANGE, LOGIT_RANGE]
+(`quantize`). A uniform grid in the logit spends its levels where −log2 p changes fastest; with
+256 levels the rounding costs well under 0.1 % of the bits. The encoder and the decoder compute
+the logits with the same traced functions on the same inputs (batch 1, same shapes, +0.0 for
+bits not known yet), so they pick the same tables and decoding reproduces the bits exactly.
+
+One range-coder stream per iteration, followed by a 2-byte check of the bits it holds (the low
+16 bits of the CRC-32 of the packed bits): if a machine computed the context model differently
+from the encoder's, decoding fails with a clear error instead of returning a wrong image.
+
+Raw mode packs the bits (MSB first, in [h, w, bits] order) with no model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Iterator
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_compression_ops as tfc
+
+from tfrnn.context_model import RASTER_KERNEL, ContextModel, anchor_mask
+from tfrnn.errors import UserError
+
+LEVELS = 256
+LOGIT_RANGE = 12.0
+PRECISION = 16
+CHECK = struct.Struct(">H")
+
+
+def table_probabilities() -> np.ndarray:
+    """P(bit = +1) of each table, [LEVELS] (the sigmoid of the grid of logits)."""
+    grid = np.linspace(-LOGIT_RANGE, LOGIT_RANGE, LEVELS)
+    return 1.0 / (1.0 + np.exp(-grid))
+
+
+def lookup_table() -> np.ndarray:
+    """The coder's CDF tables, int32 [LEVELS, 4]: precision, then the CDF of symbols 0 (bit −1)
+    and 1 (bit +1) scaled to 2^PRECISION, each symbol getting at least 1/2^PRECISION."""
+    top = 1 << PRECISION
+    minus = np.clip(np.round((1.0 - table_probabilities()) * top), 1, top - 1)
+    return np.stack([np.full(LEVELS, PRECISION), np.zeros(LEVELS), minus,
+                     np.full(LEVELS, top)], axis=1).astype(np.int32)
+
+
+LOOKUP = lookup_table()
+
+
+def quantize(logits):
+    """Table index (int32) of each logit: the nearest grid point of the clipped logit."""
+    scaled = (tf.clip_by_value(logits, -LOGIT_RANGE, LOGIT_RANGE) + LOGIT_RANGE) * (
+        (LEVELS - 1) / (2.0 * LOGIT_RANGE))
+    return tf.cast(tf.round(scaled), tf.int32)
+
+
+def code_bits(index: np.ndarray, bits: np.ndarray) -> bytes:
+    """Range-code bits (±1, or 0/1) with table `index` (same shape) into one stream."""
+    handle = tfc.create_range_encoder([], LOOKUP)
+    symbols = (np.asarray(bits) > 0).astype(np.int32).reshape(-1)
+    handle = tfc.entropy_encode_index(handle, np.asarray(index, np.int32).reshape(-1), symbols)
+    return tfc.entropy_encode_finalize(handle).numpy()
+
+
+def bits_check(bits: np.ndarray) -> bytes:
+    """2-byte check of ±1 bits: low 16 bits of the CRC-32 of the packed bits."""
+    return CHECK.pack(zlib.crc32(pack_bits(bits)) & 0xFFFF)
+
+
+# -- raw mode -------------------------------------------------------------------------------------
+
+def pack_bits(bits: np.ndarray) -> bytes:
+    """Raw mode: ±1 bits [h, w, bits] packed 8 per byte, MSB first, in C order."""
+    return np.packbits(np.asarray(bits).reshape(-1) > 0).tobytes()
+
+
+def unpack_bits(payload: bytes, shape: tuple[int, int, int]) -> np.ndarray:
+    """Inverse of `pack_bits`: float32 ±1 of `shape`; UserError if the length is wrong."""
+    count = int(np.prod(shape))
+    if len(payload) != (count + 7) // 8:
+        raise UserError(f"raw payload has {len(payload)} bytes, expected {(count + 7) // 8}")
+    bits = np.unpackbits(np.frombuffer(payload, np.uint8), count=count)
+    return (bits.astype(np.float32) * 2.0 - 1.0).reshape(shape)
+
+
+# -- with a context model -------------------------------------------------------------------------
+
+class EntropyCoder:
+    """Codes the iterations of one image (batch 1) with a `ContextModel`.
+
+    `encode(codes [T, h, w, bits]) -> [bytes]` and `decode([bytes], h, w) -> codes`; iteration t
+    depends only on iterations < t, so the first k payloads decode alone. `timings` accumulates
+    seconds spent in the networks ("network"), in the range coder ("range_coding") and, for the
+    raster model whose decoder interleaves both in one loop, in that loop ("raster_decode").
+    """
+
+    def __init__(self, model: ContextModel):
+        self.model = model
+        self.kind = model.kind
+        self.timings: dict[str, float] = defaultdict(float)
+        memory = tf.TensorSpec((1, None, None, model.memory_units), tf.float32)
+        codes = tf.TensorSpec((1, None, None, model.bits), tf.float32)
+        features = tf.TensorSpec((1, None, None, model.filters), tf.float32)
+        self._advance = tf.function(model.advance, input_signature=[memory, codes])
+        if self.kind == "checkerboard":
+            self._first = tf.function(self._first_pass, input_signature=[memory])
+            self._second = tf.function(
+                lambda f, anchors: quantize(model.second_logits(f, anchors))[0],
+                input_signature=[features, codes])
+        else:
+            self._features = tf.function(model.features, input_signature=[memory])
+            self._raster_encode = tf.function(
+                self._raster_encode_loop,
+                input_signature=[features, tf.TensorSpec((None, None, model.bits), tf.float32)])
+            self._raster_decode = tf.function(
+                self._raster_decode_loop,
+                input_signature=[features, tf.TensorSpec((), tf.string)])
+
+    @contextlib.contextmanager
+    def _timed(self, key: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.timings[key] += time.perf_counter() - start
+
+    def _first_pass(self, memory):
+        features = self.model.features(memory)
+        return features, quantize(self.model.anchor_logits(features))[0]
+
+    # -- raster: one network step per position, identical on both sides ----------------------
+
+    def _raster_loop(self, features, take, aux):
+        """Visit positions in raster order; `take(aux, n, index) -> (aux, bits ±1 [bits])`
+        supplies position n's bits (known when encoding, range-decoded when decoding).
+        Returns (codes [h, w, bits], table indices [h·w, bits], aux)."""
+        model, r = self.model, RASTER_KERNEL // 2
+        shape = tf.shape(features)
+        height, width = shape[1], shape[2]
+        known = tf.zeros((height + r, width + 2 * r, model.bits), features.dtype)
+        fresh = tf.zeros((1, 1, 1, model.filters), features.dtype)
+        indices = tf.TensorArray(tf.int32, size=height * width)
+
+        def body(n, known, state, aux, indices):
+            i, j = n // width, n % width
+            state = tf.where(tf.equal(j, 0), fresh, state)
+            window = tf.slice(known, (i, j, 0), (r + 1, 2 * r + 1, model.bits))[None]
+            logits, state = model.raster_logits_at(features[:, i:i + 1, j:j + 1], window, state)
+            index = quantize(tf.reshape(logits, (model.bits,)))
+            aux, bits = take(aux, n, index)
+            known = tf.tensor_scatter_nd_update(known, [[i + r, j + r]], bits[None])
+            return n + 1, known, state, aux, indices.write(n, index)
+
+        _, known, _, aux, indices = tf.while_loop(
+            lambda n, *_: n < height * width, body, (tf.constant(0), known, fresh, aux, indices))
+        return known[r:, r:-r], indices.stack(), aux
+
+    def _raster_encode_loop(self, features, codes):
+        flat = tf.reshape(codes, (-1, self.model.bits))
+        _, indices, _ = self._raster_loop(
+            features, lambda aux, n, index: (aux, flat[n]), tf.constant(0))
+        return indices
+
+    def _raster_decode_loop(self, features, stream):
+        def take(handle, n, index):
+            handle, symbols = tfc.entropy_decode_index(handle, index, [self.model.bits],
+                                                       tf.int32)
+            return handle, tf.cast(symbols, features.dtype) * 2.0 - 1.0
+
+        handle = tfc.create_range_decoder(stream, LOOKUP)
+        codes, _, handle = self._raster_loop(features, take, handle)
+        return codes, tfc.entropy_decode_finalize(handle)
+
+    # -- one iteration ----------------------------------------------------------------------------
+
+    def _encode_iteration(self, memory, bits: np.ndarray) -> bytes:
+        if self.kind == "checkerboard":
+            with self._timed("network"):
+                features, first = self._first(memory)
+                mask = _anchors(bits.shape)
+                anchors = np.where(mask[..., None], bits, np.float32(0.0))
+                second = self._second(features, anchors[None]).numpy()
+            first = first.numpy()
+            index = np.concatenate([first[mask], second[~mask]])
+            ordered = np.concatenate([bits[mask], bits[~mask]])
+        else:
+            with self._timed("network"):
+                index = self._raster_encode(self._features(memory), bits).numpy()
+            ordered = bits
+        with self._timed("range_coding"):
+            return code_bits(index, ordered)
+
+    def _decode_iteration(self, memory, stream: bytes, height: int, width: int) -> np.ndarray:
+        bits_shape = (height, width, self.model.bits)
+        if self.kind == "raster":
+            with self._timed("network"):
+                features = self._features(memory)
+            with self._timed("raster_decode"):
+                codes, ok = self._raster_decode(features, tf.constant(stream))
+            return codes.numpy() if bool(ok) else None
+        mask = _anchors(bits_shape)
+        codes = np.zeros(bits_shape, np.float32)
+        with self._timed("network"):
+            features, first = self._first(memory)
+        with self._timed("range_coding"):
+            handle = tfc.create_range_decoder(stream, LOOKUP)
+            handle, symbols = tfc.entropy_decode_index(
+                handle, first.numpy()[mask], (int(mask.sum()), self.model.bits), tf.int32)
+            codes[mask] = symbols.numpy() * 2.0 - 1.0
+        with self._timed("network"):
+            anchors = np.where(mask[..., None], codes, np.float32(0.0))
+            second = self._second(features, anchors[None]).numpy()
+        with self._timed("range_coding"):
+            handle, symbols = tfc.entropy_decode_index(
+                handle, second[~mask], (int((~mask).sum()), self.model.bits), tf.int32)
+            codes[~mask] = symbols.numpy() * 2.0 - 1.0
+            ok = bool(tfc.entropy_decode_finalize(handle))
+        return codes if ok else None
+
+    # -- all iterations ---------------------------------------------------------------------------
+
+    def encode(self, codes: np.ndarray) -> list[bytes]:
+        """One payload per iteration for ±1 codes [T, h, w, bits] (float32)."""
+        codes = np.asarray(codes, np.float32)
+        memory = self.model.initial_memory(1, codes.shape[1], codes.shape[2])
+        previous = np.zeros((1,) + codes.shape[1:], np.float32)
+        payloads = []
+        for bits in codes:
+            with self._timed("network"):
+                memory = self._advance(memory, previous)
+            payloads.append(self._encode_iteration(memory, bits) + bits_check(bits))
+            previous = bits[None]
+        return payloads
+
+    def decode(self, payloads: list[bytes], height: int, width: int) -> np.ndarray:
+        """Codes [T, height, width, bits] (the code-map size) from `encode`'s payloads;
+        UserError naming the iteration if one does not decode to the bits it was made from."""
+        memory = self.model.initial_memory(1, height, width)
+        previous = np.zeros((1, height, width, self.model.bits), np.float32)
+        out = []
+        for t, payload in enumerate(payloads):
+            if len(payload) < CHECK.size:
+                raise UserError(f"iteration {t + 1}: payload too short")
+            with self._timed("network"):
+                memory = self._advance(memory, previous)
+            bits = self._decode_iteration(memory, payload[:-CHECK.size], height, width)
+            if bits is None or bits_check(bits) != payload[-CHECK.size:]:
+                raise UserError(f"iteration {t + 1}: entropy decoding failed (the context model "
+                                "computed different probabilities than when it was encoded)")
+            out.append(bits)
+            previous = bits[None]
+        return np.stack(out)
+
+
+def _anchors(shape: tuple[int, ...]) -> np.ndarray:
+    """Checkerboard anchors of a code map [h, w, ...], bool [h, w]."""
+    return anchor_mask(shape[0], shape[1]).numpy()
