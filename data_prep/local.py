@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -19,6 +20,11 @@ Tag = TypeVar("Tag")
 IN_FLIGHT_PER_WORKER = 4  # bounds memory when items carry their bytes (TFDS)
 
 
+def _ignore_interrupts() -> None:
+    """Worker initializer: Ctrl-C is the parent's to handle (it stops cleanly between images)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def mine_in_order(tagged: Iterable[tuple[Tag, Item]], settings: Settings,
                   workers: int) -> Iterator[tuple[Tag, ImageResult]]:
     """`mine_item` over the items, in their order, on `workers` processes (1: in this one)."""
@@ -29,7 +35,8 @@ def mine_in_order(tagged: Iterable[tuple[Tag, Item]], settings: Settings,
     # spawn: the parent has TensorFlow loaded, which is not fork-safe.
     context = multiprocessing.get_context("spawn")
     window: deque[tuple[Tag, Future]] = deque()
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context,
+                             initializer=_ignore_interrupts) as pool:
         try:
             for tag, item in tagged:
                 window.append((tag, pool.submit(mine_item, item, settings)))

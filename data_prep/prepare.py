@@ -37,6 +37,8 @@ def prepare(source: Source, out: str, settings: Settings | None = None, *,
     """
     settings = settings or Settings()
     start = time.perf_counter()
+    if storage.exists(out) and not storage.isdir(out):
+        raise UserError(f"{out}: exists and is not a directory")
     storage.makedirs(out)
     plan = make_plan(source, settings, images_per_shard)
     remove_leftovers(out)

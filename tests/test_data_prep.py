@@ -309,6 +309,7 @@ def test_cli_end_to_end_on_the_sample_photos(tmp_path, capsys):
     (["sample", "-o", "x", "--max-size", "big"], "expected WIDTHxHEIGHT"),
     (["sample", "-o", "x", "--project", "p"], "unrecognized arguments: --project"),
     (["sample", "-o", "x", "--tile-size", "800"], "smaller than one tile"),
+    (["sample", "-o", __file__], "exists and is not a directory"),
 ])
 def test_cli_errors_are_one_line(argv, message, capsys):
     assert tfrnn_cli.main(["prepare", *argv]) == 2
