@@ -1,9 +1,9 @@
 """The per-image procedure: fit, cut into tiles, rank by PNG ratio, keep the hardest.
 
-Toderici et al. 2017, §"Training": each 1280×720 image is cut into non-overlapping 32×32
-tiles and the 100 tiles with the lowest PNG compression ratio are kept. The 2016 paper
-trains on whole images downscaled to 32×32 (`mode="thumbnails"`). Everything here runs in
-worker processes (local pool or Beam), so it imports neither TensorFlow nor Beam.
+Toderici et al. 2017, "high entropy" training set: each 1280×720 image is cut into
+non-overlapping 32×32 tiles and the 100 tiles with the lowest PNG compression ratio are kept.
+The 2016 paper trains on whole images downscaled to 32×32 (`mode="thumbnails"`). Everything
+here runs in worker processes (local pool or Beam), so it imports neither TensorFlow nor Beam.
 """
 
 from __future__ import annotations
