@@ -4,8 +4,4 @@ After Toderici et al., "Variable Rate Image Compression with Recurrent Neural Ne
 (ICLR 2016) and "Full Resolution Image Compression with Recurrent Neural Networks" (CVPR 2017).
 """
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 __version__ = "0.1.0"
