@@ -25,6 +25,7 @@ from PIL import Image
 from data_prep.decode import Skip, decode_rgb
 from data_prep.prepare import prepare
 from data_prep.sources import Item, Source, open_source
+from data_prep.stats import Stats
 from data_prep.tiles import REFERENCE_SIZE, Settings, mine_item
 from tfrnn import atomic
 from tfrnn.cli import ArgumentParser
@@ -36,7 +37,7 @@ PHASES = ("read", "decode", "png", "other")
 
 
 def phase_shares(seconds: dict[str, float]) -> dict[str, float]:
-    total = sum(seconds.values()) or 1.0
+    total = sum(seconds.get(name, 0.0) for name in PHASES) or 1.0
     return {name: seconds.get(name, 0.0) / total for name in PHASES}
 
 
@@ -50,7 +51,8 @@ def run_prepare(source: Source, workers: int) -> dict[str, Any]:
             "skipped": counts["images_skipped"], "wall_seconds": wall,
             "images_per_second": counts["images"] / wall,
             "tiles_per_second": counts["tiles"] / wall,
-            "worker_cpu_seconds": seconds, "share": phase_shares(seconds)}
+            "worker_seconds": seconds, "share": phase_shares(seconds),
+            "cpu_seconds_per_image": seconds.get("cpu", 0.0) / max(1, counts["images_used"])}
 
 
 def mosaics(source: Source, count: int, seed: int = 0) -> list[bytes]:
@@ -86,17 +88,14 @@ def mosaics(source: Source, count: int, seed: int = 0) -> list[bytes]:
 def run_full_size(source: Source, count: int) -> dict[str, Any]:
     images = mosaics(source, count)
     settings = Settings()
-    seconds: dict[str, float] = dict.fromkeys(PHASES, 0.0)
-    tiles = 0
+    stats = Stats()
     start, start_cpu = time.perf_counter(), time.process_time()
     for i, data in enumerate(images):
-        result = mine_item(Item(f"mosaic{i}", data=data), settings)
-        tiles += len(result.ratios)
-        for name, value in result.seconds.items():
-            seconds[name] += value
+        stats.add(mine_item(Item(f"mosaic{i}", data=data), settings))
     per_image = (time.perf_counter() - start) / count
     cpu_per_image = (time.process_time() - start_cpu) / count
-    return {"images": count, "size": list(REFERENCE_SIZE), "tiles": tiles,
+    seconds = stats.seconds
+    return {"images": count, "size": list(REFERENCE_SIZE), "tiles": stats.tiles,
             "seconds_per_image": per_image, "cpu_seconds_per_image": cpu_per_image,
             "phase_seconds_per_image": {name: value / count for name, value in seconds.items()},
             "share": phase_shares(seconds),
@@ -132,9 +131,11 @@ def main(argv: list[str]) -> int:
         share = run["share"]
         print(f"workers={workers}: {run['images']} images ({run['skipped']} skipped) -> "
               f"{run['tiles']} tiles in {run['wall_seconds']:.1f} s: "
-              f"{run['images_per_second']:.1f} images/s, {run['tiles_per_second']:.0f} tiles/s; "
-              f"worker CPU: png {share['png']:.0%}, decode+resize {share['decode']:.0%}, "
-              f"read {share['read']:.0%}, other {share['other']:.0%} (load before: {load:.1f})")
+              f"{run['images_per_second']:.1f} images/s, {run['tiles_per_second']:.0f} tiles/s "
+              f"(load average before: {load:.1f}); "
+              f"{1000 * run['cpu_seconds_per_image']:.0f} ms CPU per image; worker time: "
+              f"png {share['png']:.0%}, decode+resize "
+              f"{share['decode']:.0%}, read {share['read']:.0%}, other {share['other']:.0%}")
     full = run_full_size(source, args.full_size) if args.full_size else None
     if full:
         share = full["share"]

@@ -133,11 +133,11 @@ def _skipped(item: Item, kind: str, detail: str, tile: int, **extra: Any) -> Ima
 def mine_item(item: Item, settings: Settings) -> ImageResult:
     """Read, decode and mine one image; broken inputs come back as skipped results.
 
-    `seconds` splits the time into read, decode (including the resize), png (ranking's PNG
-    encodes) and other.
+    `seconds` splits the wall time into read, decode (including the resize), png (ranking's
+    PNG encodes) and other, and holds the thread's CPU time as cpu.
     """
     tile = settings.tile_size
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.thread_time()
     try:
         data = item.read()
     except OSError as e:
@@ -171,5 +171,6 @@ def mine_item(item: Item, settings: Settings) -> ImageResult:
     result = ImageResult(item.id, tiles[order], ratios[order], positions[order], conversions)
     end = time.perf_counter()
     result.seconds = {"read": read_done - start, "decode": decode_done - read_done,
-                      "png": png_done - decode_done, "other": end - png_done}
+                      "png": png_done - decode_done, "other": end - png_done,
+                      "cpu": time.thread_time() - start_cpu}
     return result
