@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from data_prep.cli import positive_int
 from data_prep.decode import Skip, decode_rgb
 from data_prep.prepare import prepare
 from data_prep.sources import Item, Source, open_source
@@ -106,7 +107,7 @@ def main(argv: list[str]) -> int:
     parser = ArgumentParser(prog="tfrnn bench prepare", description=__doc__.split("\n")[0])
     parser.add_argument("--source", default=str(DEFAULT_SOURCE),
                         help="images to mine (any tfrnn prepare source) [%(default)s]")
-    parser.add_argument("--limit", type=int, help="use only the first N images")
+    parser.add_argument("--limit", type=positive_int, help="use only the first N images")
     parser.add_argument("--workers", default="1,2", help="worker counts to try [%(default)s]")
     parser.add_argument("--full-size", type=int, default=20,
                         help="1280x720 mosaics to time on one core [%(default)s]")

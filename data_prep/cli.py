@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from data_prep.beam_pipeline import RUNNERS as BEAM_RUNNERS
 from data_prep.prepare import DEFAULT_IMAGES_PER_SHARD, Outcome, prepare
 from data_prep.sources import open_source
 from data_prep.stats import summary_lines
@@ -12,8 +13,7 @@ from data_prep.tiles import MODES, REFERENCE_SIZE, Settings
 from tfrnn.cli import ArgumentParser
 from tfrnn.errors import UserError
 
-RUNNERS = ("local", "DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner",
-           "PortableRunner")
+RUNNERS = ("local", *BEAM_RUNNERS)
 
 
 def positive_int(text: str) -> int:

@@ -24,9 +24,9 @@ FEATURES = {
 
 
 def _feature(spec: tf.io.FixedLenFeature, value) -> tf.train.Feature:
+    if spec.dtype == tf.string:  # not through NumPy: its bytes_ drops trailing NUL bytes
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
     values = np.asarray(value).reshape(-1).tolist()
-    if spec.dtype == tf.string:
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
     if spec.dtype == tf.int64:
         return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
     return tf.train.Feature(float_list=tf.train.FloatList(value=values))

@@ -266,6 +266,9 @@ def test_tfds_source_on_a_locally_built_dataset(tmp_path, astronaut):
     prepare(open_source(str(tmp_path / "files")), str(tmp_path / "out2"), workers=1)
     as_files = sorted(r["tile"].tobytes() for r in records_of(tmp_path / "out2"))
     assert sorted(r["tile"].tobytes() for r in records) == as_files
+    beam = prepare(source, str(tmp_path / "beam"), images_per_shard=2, runner="DirectRunner")
+    assert beam.shards_written == 3
+    assert shard_bytes(tmp_path / "beam") == shard_bytes(tmp_path / "out")
     with pytest.raises(UserError, match="no split 'test'"):
         open_source("tfds:tfrnn_test_photos:test", tfds_data_dir=data_dir)
     with pytest.raises(UserError, match="tfds:no_such_dataset"):
