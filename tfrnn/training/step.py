@@ -80,7 +80,8 @@ class TrainStep:
                 per_iteration_loss(target, reconstructions, kind), tf.float32)
             total += reconstruction_loss(target, reconstructions, kind, self.iteration_weights)
         if self.stage in ("context", "joint"):
-            codes = tf.stop_gradient(self.codec.encode(images, self.iterations))
+            codes = tf.cast(tf.stop_gradient(self.codec.encode(images, self.iterations)),
+                            self.context_model.compute_dtype)
             out["bits"] = tf.cast(self.context_model.cross_entropy_bits(codes), tf.float32)
             total += out["bits"]
         out["loss"] = total

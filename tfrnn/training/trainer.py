@@ -125,6 +125,31 @@ def _finite(variables) -> bool:
     return all(bool(np.isfinite(v.numpy()).all()) for v in variables)
 
 
+class Window:
+    """Means of the step metrics since the last progress line, and the training time
+    (checkpoints and evaluations excluded)."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+        self.excluded = 0.0
+        self.steps = 0
+        self.timed_steps = 0
+        self.sums: dict[str, np.ndarray] = {}
+
+    def add(self, values: dict[str, np.ndarray], timed: bool = True) -> None:
+        self.steps += 1
+        self.timed_steps += timed
+        for key in ("loss", "per_iteration", "bits", "grad_norm"):
+            if key in values:
+                self.sums[key] = self.sums.get(key, 0.0) + values[key].astype(np.float64)
+
+    def means(self) -> dict:
+        return {k: (v / self.steps).tolist() for k, v in self.sums.items()}
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start - self.excluded
+
+
 class Trainer:
     """One training run (see the module docstring); `run()` returns the exit status."""
 
@@ -151,6 +176,7 @@ class Trainer:
         self.config = config
         self.global_batch = options.batch_size
         local_batch = cluster.local_batch(options.batch_size)
+        keras.utils.set_random_seed(options.seed)  # tf.data seeds pair with the global seed
         self.dataset = training_dataset(options, local_batch, cluster.worker_index)
         self.evaluator = (Evaluator(options.eval_images, self.iterations, options.eval_crop,
                                     options.eval_count)
@@ -205,9 +231,7 @@ class Trainer:
 
     def _loop(self, start: int, signals: StopSignals) -> int:
         options = self.options
-        step = start
-        saved = step
-        window_start, window_steps = time.perf_counter(), 0
+        step = saved = start
         bad_steps = 0
         if step >= options.steps:
             _log(f"{options.run_dir}: already at step {step} of {options.steps}")
@@ -215,41 +239,49 @@ class Trainer:
         _log(f"training {self.config.name} ({options.stage}) on {self.cluster.replicas} "
              f"replica(s), {self.cluster.name} strategy: steps {step + 1}..{options.steps}, "
              f"batch {self.global_batch}, {self.iterations} iterations")
+        window = Window()
         while step < options.steps:
-            metrics = self.train_step(next(self.iterator), signals.signum is not None)
-            loss = float(metrics["loss"])
+            try:
+                batch = next(self.iterator)
+            except tf.errors.OpError as e:
+                raise UserError(f"reading the training tiles failed before step {step + 1}: "
+                                f"{e.message.strip().splitlines()[0]}") from None
+            metrics = self.train_step(batch, signals.signum is not None)
+            values = {k: v.numpy() for k, v in metrics.items()}
+            loss = float(values["loss"])
             finite = math.isfinite(loss)
             if options.mixed_precision != "float16":
-                finite = finite and math.isfinite(float(metrics["grad_norm"]))
+                finite = finite and math.isfinite(float(values["grad_norm"]))
             bad_steps = 0 if finite else bad_steps + 1
             if bad_steps and (options.mixed_precision != "float16"
                               or bad_steps >= FLOAT16_BAD_STEPS):
                 return self._diverged(step + 1, loss)
             step += 1
             self.step.assign(step)
-            window_steps += 1
-            if window_steps == 1 and step == start + 1:
-                seconds = time.perf_counter() - window_start
-                _log(f"first step (tracing included) took {seconds:.1f} s")
-                window_start, window_steps = time.perf_counter(), 0
-            elif step % options.log_every == 0 or step == options.steps:
-                elapsed = time.perf_counter() - window_start
-                self._report(step, metrics, window_steps / max(elapsed, 1e-9))
-                window_start, window_steps = time.perf_counter(), 0
-            stop = bool(metrics["stop"])
-            if stop or step % options.checkpoint_every == 0 or step == options.steps:
+            if step == start + 1:
+                _log(f"first step (tracing included) took {window.seconds():.1f} s")
+                window = Window()
+                window.add(values, timed=False)
+            elif finite:
+                window.add(values)
+            if window.steps and (step % options.log_every == 0 or step == options.steps):
+                self._report(step, window)
+                window = Window()
+            pause = time.perf_counter()
+            if values["stop"] or step % options.checkpoint_every == 0 or step == options.steps:
                 if not _finite(self.variables):
                     return self._diverged(step, loss)
                 path = self.checkpoints.save()
                 saved = step
-                if stop:
-                    name = signal.Signals(signals.signum or signal.SIGTERM).name
-                    _log(f"{name}: stopped at step {step}; checkpoint {path}; continue with "
-                         "--resume")
-                    return 128 + (signals.signum or signal.SIGTERM)
+                if values["stop"]:
+                    signum = signals.signum or signal.SIGTERM
+                    _log(f"{signal.Signals(signum).name}: stopped at step {step}; checkpoint "
+                         f"{path}; continue with --resume")
+                    return 128 + signum
             if self.evaluator and (step % (options.eval_every or options.checkpoint_every) == 0
                                    or step == options.steps):
                 self._evaluate(step)
+            window.excluded += time.perf_counter() - pause
         _log(f"done: step {step}; checkpoint step {saved}; model {self.run_dir.model}")
         return 0
 
@@ -262,25 +294,27 @@ class Trainer:
               file=sys.stderr, flush=True)
         return NAN_EXIT
 
-    def _report(self, step: int, metrics: dict, steps_per_s: float) -> None:
-        lr = float(self.optimizer.learning_rate)
-        loss = float(metrics["loss"])
-        scalars = {"loss/total": loss, "learning_rate": lr,
-                   "grad_norm": float(metrics["grad_norm"]),
-                   "speed/steps_per_sec": steps_per_s,
-                   "speed/tiles_per_sec": steps_per_s * self.global_batch}
-        if "per_iteration" in metrics:
-            for t, value in enumerate(metrics["per_iteration"].numpy()):
-                scalars[f"loss/iteration_{t + 1:02d}"] = float(value)
-        if "bits" in metrics:
-            scalars["loss/bits_per_code_bit"] = float(metrics["bits"])
+    def _report(self, step: int, window: Window) -> None:
+        means = window.means()
+        lr = float(tf.convert_to_tensor(self.optimizer.learning_rate))
+        scalars = {"loss/total": means["loss"], "learning_rate": lr,
+                   "grad_norm": means["grad_norm"]}
+        speed = ""
+        if window.timed_steps:
+            rate = window.timed_steps / max(window.seconds(), 1e-9)
+            scalars.update({"speed/steps_per_sec": rate,
+                            "speed/tiles_per_sec": rate * self.global_batch})
+            eta = time.strftime("%H:%M:%S", time.gmtime(
+                min((self.options.steps - step) / max(rate, 1e-9), 8.6e6)))
+            speed = f"  {rate:.2f} step/s  {rate * self.global_batch:.0f} tiles/s  eta {eta}"
+        for t, value in enumerate(means.get("per_iteration", ())):
+            scalars[f"loss/iteration_{t + 1:02d}"] = value
+        if "bits" in means:
+            scalars["loss/bits_per_code_bit"] = means["bits"]
         self.summaries.scalars(step, scalars)
-        remaining = (self.options.steps - step) / max(steps_per_s, 1e-9)
-        eta = time.strftime("%H:%M:%S", time.gmtime(min(remaining, 8.6e6)))
-        bits = f"  bits {float(metrics['bits']):.4f}" if "bits" in metrics else ""
-        _log(f"step {step}/{self.options.steps}  loss {loss:.5f}{bits}  lr {lr:.2e}  "
-             f"{steps_per_s:.2f} step/s  {steps_per_s * self.global_batch:.0f} tiles/s  "
-             f"eta {eta}")
+        bits = f"  bits {means['bits']:.4f}" if "bits" in means else ""
+        _log(f"step {step}/{self.options.steps}  loss {means['loss']:.5f}{bits}  "
+             f"lr {lr:.2e}{speed}")
 
     def _evaluate(self, step: int) -> None:
         scalars, strip = self.evaluator(self.codec, self.context_model)

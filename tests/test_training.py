@@ -1,0 +1,262 @@
+"""`tfrnn train` on a tiny codec and a tiny prepared dataset (CPU, a few seconds per run)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import tfrnn.binarizer
+import tfrnn.training.step
+from tfrnn.bundle import load_bundle
+from tfrnn.cli import main as tfrnn_main
+from tfrnn.configs import CellSpec, get_config
+
+TESTS = Path(__file__).resolve().parent
+COMMON = ["--batch-size", "8", "--shuffle-buffer", "64", "--lr", "3e-3"]
+
+
+def sign_binarize(x, training, seed_generator=None):
+    """A deterministic binarizer (sign, straight-through gradient): no noise to split."""
+    from keras import ops
+
+    sign = ops.where(x >= 0, ops.ones_like(x), -ops.ones_like(x))
+    return x + ops.stop_gradient(sign - x) if training else sign
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory, astronaut) -> dict[str, Path]:
+    """Photos, their 32×32 and 16×16 tiles (written by `tfrnn prepare`) and a tiny config."""
+    from data_prep.prepare import prepare
+    from data_prep.sources import open_source
+    from data_prep.tiles import Settings
+
+    root = tmp_path_factory.mktemp("training")
+    photos = root / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    astronaut = np.maximum(astronaut, 1)  # data_prep.records drops a tile's trailing zero bytes
+    for i in range(6):
+        y, x = rng.integers(0, 512 - 96, 2)
+        Image.fromarray(astronaut[y:y + 96, x:x + 128]).save(photos / f"p{i}.png")
+    out = {"photos": photos}
+    for size in (32, 16):
+        out[f"tiles{size}"] = root / f"tiles{size}"
+        prepare(open_source(str(photos)), str(out[f"tiles{size}"]),
+                Settings(tile_size=size, tiles_per_image=20, max_size=None),
+                images_per_shard=3, workers=1)
+    for name, width in (("tiny", 16), ("other", 8)):
+        config = get_config("cpu-lstm-additive").replace(
+            name=name, stem_filters=8, encoder=(CellSpec(width, 3, 2, 1),) * 3, bits=8,
+            decoder_filters=16, decoder=(CellSpec(16, 3, 1, 1, 2), CellSpec(16, 3, 1, 1, 2),
+                                         CellSpec(16, 3, 1, 3, 2), CellSpec(16, 3, 1, 3, 2)),
+            iterations=3)
+        out[name] = root / f"{name}.json"
+        out[name].write_text(json.dumps(config.to_dict()))
+    return out
+
+
+def train_args(data, run_dir, *extra) -> list[str]:
+    return ["--data", str(data["tiles32"]), "--config", str(data["tiny"]),
+            "--run-dir", str(run_dir), *COMMON, *map(str, extra)]
+
+
+def train(*argv) -> int:
+    return tfrnn_main(["train", *map(str, argv)])
+
+
+def scalars(log_dir: Path, tag: str) -> dict[int, float]:
+    out = {}
+    for path in sorted(log_dir.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.tag == tag:
+                    out[event.step] = float(tf.make_ndarray(value.tensor))
+    return out
+
+
+def tags(log_dir: Path) -> set[str]:
+    return {value.tag for path in log_dir.glob("events.out.tfevents.*")
+            for event in tf.compat.v1.train.summary_iterator(str(path))
+            for value in event.summary.value}
+
+
+def weights(run_dir: Path) -> list[np.ndarray]:
+    return load_bundle(run_dir).codec.get_weights()
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def reference(data, tmp_path_factory) -> Path:
+    """100 uninterrupted steps with held-out evaluation; keeps the last 2 checkpoints."""
+    run = tmp_path_factory.mktemp("reference") / "run"
+    status = train(*train_args(data, run, "--steps", 100, "--log-every", 5,
+                               "--checkpoint-every", 25, "--keep", 2,
+                               "--eval-images", data["photos"], "--eval-crop", 48,
+                               "--eval-count", 2, "--eval-every", 50))
+    assert status == 0
+    return run
+
+
+def test_loss_falls_and_everything_is_logged(reference):
+    losses = scalars(reference / "logs", "loss/total")
+    assert sorted(losses) == list(range(5, 101, 5))
+    values = [losses[s] for s in sorted(losses)]
+    assert np.mean(values[-3:]) < 0.85 * np.mean(values[:3])
+    logged = tags(reference / "logs")
+    for tag in ("loss/iteration_01", "loss/iteration_03", "learning_rate", "grad_norm",
+                "speed/steps_per_sec", "speed/tiles_per_sec", "eval/psnr_db/iter_01",
+                "eval/psnr_db/iter_03", "eval/ssim/iter_03", "eval/reconstructions"):
+        assert tag in logged
+    assert sorted(scalars(reference / "logs", "eval/psnr_db/iter_03")) == [50, 100]
+    assert tf.train.latest_checkpoint(str(reference / "checkpoints")).endswith("ckpt-100")
+    assert sorted(p.name for p in (reference / "checkpoints").glob("*.index")) == [
+        "ckpt-100.index", "ckpt-75.index"]
+    bundle = load_bundle(reference)
+    assert bundle.metadata["step"] == 100 and bundle.codec.codec_config.name == "tiny"
+    assert json.loads((reference / "run.json").read_text())["config"]["name"] == "tiny"
+
+
+def test_sigterm_checkpoint_then_resume_matches_uninterrupted_run(data, reference, tmp_path):
+    run = tmp_path / "run"
+    args = train_args(data, run, "--steps", 1000, "--log-every", 1, "--checkpoint-every", 1000)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen([sys.executable, "-m", "tfrnn", "train", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if line.startswith("step 3/"):
+            proc.send_signal(signal.SIGTERM)
+            break
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    stopped = [line for line in out.splitlines() if line.startswith("SIGTERM: stopped at step")]
+    assert len(stopped) == 1, out
+    step = int(stopped[0].split()[4].rstrip(";"))
+    assert 3 <= step < 100
+    assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith(f"ckpt-{step}")
+    assert load_bundle(run).metadata["step"] == step
+
+    assert train(*train_args(data, run, "--steps", 100, "--resume")) == 0
+    for a, b in zip(weights(run), weights(reference), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_two_replicas_match_one(data, tmp_path, monkeypatch):
+    """The mirrored path (2 logical CPUs, 4 tiles each) gives the one-replica result."""
+    args = ["--steps", 4, "--log-every", 1, "--checkpoint-every", 4]
+    script = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); import tfrnn.binarizer, "
+              "test_training; tfrnn.binarizer.binarize = test_training.sign_binarize; "
+              "from tfrnn.cli import main; sys.exit(main(['train', *sys.argv[1:]]))")
+    two = tmp_path / "two"
+    result = subprocess.run(
+        [sys.executable, "-c", script, *train_args(data, two, *args, "--strategy", "mirrored",
+                                                   "--cpu-replicas", 2)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True,
+        timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "on 2 replica(s), mirrored strategy" in result.stdout
+    monkeypatch.setattr(tfrnn.binarizer, "binarize", sign_binarize)
+    one = tmp_path / "one"
+    assert train(*train_args(data, one, *args)) == 0
+    loss_one, loss_two = (scalars(run / "logs", "loss/total") for run in (one, two))
+    assert sorted(loss_one) == sorted(loss_two) == [1, 2, 3, 4]
+    np.testing.assert_allclose([loss_two[s] for s in range(1, 5)],
+                               [loss_one[s] for s in range(1, 5)], rtol=1e-5)
+    for a, b in zip(weights(two), weights(one), strict=True):
+        np.testing.assert_allclose(a, b, atol=3e-5)
+
+
+def test_nan_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatch, capsys):
+    calls = tf.Variable(0)
+    real_loss = tfrnn.training.step.reconstruction_loss
+
+    def poisoned(*args, **kwargs):
+        calls.assign_add(1)
+        return tf.where(calls >= 5, float("nan"), real_loss(*args, **kwargs))
+
+    monkeypatch.setattr(tfrnn.training.step, "reconstruction_loss", poisoned)
+    run = tmp_path / "run"
+    assert train(*train_args(data, run, "--steps", 10, "--checkpoint-every", 2)) == 3
+    message = capsys.readouterr().err.strip().splitlines()
+    assert len(message) == 1 and "not finite at step 5" in message[0]
+    assert "ckpt-4" in message[0]
+    assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-4")
+    bundle = load_bundle(run)
+    assert bundle.metadata["step"] == 4
+    assert all(np.isfinite(w).all() for w in bundle.codec.get_weights())
+
+
+def test_bad_input_is_one_line_and_overwrites_nothing(data, reference, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    copy = tmp_path / "copy"
+    shutil.copytree(reference, copy)
+    no_run_json = tmp_path / "no_run_json"
+    shutil.copytree(reference, no_run_json)
+    (no_run_json / "run.json").unlink()
+    before = {run: snapshot(run) for run in (reference, copy, no_run_json)}
+    new = tmp_path / "new"
+    cases = {
+        "no such dataset directory": {"--data": tmp_path / "missing"},
+        "empty directory": {"--data": empty},
+        "tiles are 16x16, not 32x32": {"--data": data["tiles16"]},
+        "unknown config 'nope'": {"--config": "nope"},
+        "holds an earlier run": {"--run-dir": reference},
+        "holds config tiny": {"--run-dir": copy, "--resume": None, "--config": data["other"]},
+        "does not fit": {"--run-dir": no_run_json, "--resume": None, "--config": data["other"]},
+        "--crop 48 is larger than the tiles": {"--crop": 48},
+        "--batch-size must be at least 1": {"--batch-size": 0},
+    }
+    for expected, changes in cases.items():
+        argv = train_args(data, new, "--steps", 2)
+        for flag, value in changes.items():
+            if value is None:
+                argv.append(flag)
+            elif flag in argv:
+                argv[argv.index(flag) + 1] = str(value)
+            else:
+                argv += [flag, str(value)]
+        assert tfrnn_main(["train", *argv]) == 2, expected
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and expected in err, (expected, err)
+    assert not new.exists()
+    assert {run: snapshot(run) for run in before} == before
+
+
+def test_context_stage_trains_the_entropy_model_on_the_frozen_codec(data, reference,
+                                                                    tmp_path):
+    run = tmp_path / "context"
+    assert train(*train_args(data, run, "--stage", "context", "--init-from", reference,
+                             "--steps", 20, "--log-every", 5, "--checkpoint-every", 20)) == 0
+    bundle = load_bundle(run)
+    assert bundle.context_model is not None
+    for a, b in zip(bundle.codec.get_weights(), weights(reference), strict=True):
+        np.testing.assert_array_equal(a, b)
+    bits = scalars(run / "logs", "loss/bits_per_code_bit")
+    assert sorted(bits) == [5, 10, 15, 20]
+    assert bits[20] < bits[5] < 1.2
+
+
+def test_joint_stage_under_float16_loss_scaling(data, reference, tmp_path):
+    run = tmp_path / "joint"
+    assert train(*train_args(data, run, "--stage", "joint", "--init-from", reference,
+                             "--mixed-precision", "float16", "--steps", 3,
+                             "--log-every", 1)) == 0
+    bundle = load_bundle(run)
+    assert bundle.context_model is not None
+    assert all(np.isfinite(w).all() for w in bundle.codec.get_weights())
+    assert set(scalars(run / "logs", "loss/bits_per_code_bit")) == {1, 2, 3}
