@@ -25,4 +25,4 @@ test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m tfrnn demo $(DEMO_ARGS)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m tfrnn demo --overwrite $(DEMO_ARGS)
