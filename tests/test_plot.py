@@ -74,6 +74,8 @@ def test_anchor_loaders(anchors_dir):
     psnr = {c.id: c for c in load_anchors(anchors_dir, "psnr-rgb")}
     assert psnr["webp"].name == "WebP" and psnr["webp"].metric == "psnr-rgb"
     assert load_anchors(anchors_dir, "psnr-hvs") == []
+    with pytest.raises(UserError, match="not an anchors directory"):
+        load_anchors(anchors_dir.parent.parent, "psnr-rgb")
 
 
 def document(name: str, scale: float) -> dict:
@@ -119,6 +121,14 @@ def test_plot_main_writes_png_and_table(tmp_path, anchors_dir, capsys):
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
     assert "| -10.0 |" in rows["B"] and "| +0.0 |" in rows["A"] and "Toderici 2017 (CVPR)" in rows
     assert "[0.25, 1.5]" in text
+    write_results(tmp_path / "jpeg420.json", {**document("JPEG (4:2:0)", 1.1), "id": "jpeg420"})
+    args = [str(tmp_path), "--metric", "psnr-rgb", "--anchors", str(anchors_dir), "--out", str(out)]
+    with pytest.raises(UserError, match="several curves called 'jpeg420'.*anchor:jpeg420"):
+        plot.main([*args, "--reference", "jpeg420"])
+    assert plot.main([*args, "--reference", "anchor:jpeg420", "--table", str(table)]) == 0
+    anchor_row = next(line for line in table.read_text().splitlines()
+                      if line.startswith("| JPEG (4:2:0) | anchor |"))
+    assert "| +0.0 |" in anchor_row
     png = tmp_path / "psnr.png"
     assert plot.main([str(tmp_path / "a.json"), "--metric", "psnr-hvs", "--out", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -126,7 +136,7 @@ def test_plot_main_writes_png_and_table(tmp_path, anchors_dir, capsys):
 
 def test_plot_bad_input(tmp_path):
     write_results(tmp_path / "a.json", document("A", 1.0))
-    with pytest.raises(UserError, match="no curve called"):
+    with pytest.raises(UserError, match="no curves called"):
         plot.main([str(tmp_path / "a.json"), "--reference", "nope", "--out",
                    str(tmp_path / "x.png")])
     with pytest.raises(UserError, match="LO,HI"):

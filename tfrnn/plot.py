@@ -32,6 +32,7 @@ from tfrnn.bench.results import (
 )
 from tfrnn.errors import UserError
 
+KINDS = ("ours", "anchor", "reproduction")
 DEFAULT_BPP_RANGE = (0.125, 2.0)  # 1 to 16 iterations of 1/8 bpp (Toderici et al. 2017, §3)
 LABELS = {
     "psnr-rgb": "PSNR (RGB) [dB]",
@@ -82,11 +83,15 @@ def rd_auc(curve: Curve, bpp_range: tuple[float, float] = DEFAULT_BPP_RANGE) -> 
 
 
 def find_curve(curves: Sequence[Curve], key: str) -> Curve:
-    """The curve whose id or name is `key` (case-insensitive); UserError listing them if none."""
-    for curve in curves:
-        if key.lower() in (curve.id.lower(), curve.name.lower()):
-            return curve
-    raise UserError(f"no curve called {key!r}; have: {', '.join(c.id for c in curves)}")
+    """The curve whose id or name is `key` (case-insensitive), or "KIND:key" to pick among
+    ours / anchor / reproduction; UserError if none or several match."""
+    kind, _, name = key.partition(":") if key.split(":")[0] in KINDS else ("", "", key)
+    found = [c for c in curves if name.lower() in (c.id.lower(), c.name.lower())
+             and kind in ("", c.kind)]
+    if len(found) != 1:
+        have = ", ".join(f"{c.kind}:{c.id}" for c in (found or curves))
+        raise UserError(f"{'several' if found else 'no'} curves called {key!r}; have: {have}")
+    return found[0]
 
 
 def _fmt(x: float, spec: str) -> str:
@@ -124,14 +129,20 @@ def plot_curves(curves: Sequence[Curve], path: str | Path, title: str = "",
     import matplotlib.pyplot as plt
 
     metric = curves[0].metric
-    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
+    fig, ax = plt.subplots(figsize=(11, 6), dpi=110)
+    palettes = {"ours": plt.get_cmap("tab10"), "other": plt.get_cmap("Dark2")}
+    count = {"ours": 0, "other": 0}
     visible = []
     for c in curves:
+        group = "ours" if c.kind == "ours" else "other"
+        colour = palettes[group](count[group] % palettes[group].N)
+        count[group] += 1
         style = {"ours": dict(ls="-", marker="o", ms=3.5, lw=1.6),
                  "anchor": dict(ls="--", lw=1.0),
                  "reproduction": dict(ls=":", marker=".", lw=1.2)}[c.kind]
         order = np.argsort(c.bpp)
-        ax.plot(c.bpp[order], c.value[order], label=c.name, **style)
+        label = c.name if c.kind == "ours" else f"{c.name} [{c.kind}]"
+        ax.plot(c.bpp[order], c.value[order], label=label, color=colour, **style)
         shown = c.value[(c.bpp <= xmax) & np.isfinite(c.value)]
         visible.extend(shown.tolist())
     ax.set_xlim(0, xmax)
@@ -143,7 +154,7 @@ def plot_curves(curves: Sequence[Curve], path: str | Path, title: str = "",
     ax.set_ylabel(LABELS.get(metric, metric))
     ax.set_title(title or f"{LABELS.get(metric, metric)}, averaged over images at each setting")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     with atomic.atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png")
@@ -185,7 +196,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--anchors", nargs="?", const="", default=None, metavar="DIR",
                         help="draw the published curves in DIR (default ../shared/anchors/kodak)")
     parser.add_argument("--reference", default=None,
-                        help="BD-rate reference: a curve id or name (default: the first file)")
+                        help="BD-rate reference: a curve id or name, or KIND:id with KIND one of "
+                        "ours, anchor, reproduction (default: the first file)")
     parser.add_argument("--bpp-range", type=_bpp_range, default=DEFAULT_BPP_RANGE,
                         metavar="LO,HI", help="bpp range of the AUC (default 0.125,2)")
     parser.add_argument("--table", default=None, help="also write the Markdown table here")

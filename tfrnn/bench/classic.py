@@ -145,6 +145,12 @@ def versions(codec: ClassicCodec) -> dict[str, str]:
     return out
 
 
+def label(codec: ClassicCodec) -> str:
+    """The codec's name with its main library and version, e.g. "WebP (libwebp 1.5.0)"."""
+    library, version = list(versions(codec).items())[1]
+    return f"{codec.name} ({library} {version})"
+
+
 def encode(codec: ClassicCodec, image: Image.Image, setting: float) -> bytes:
     """Encode an RGB Pillow image with `codec` at `setting`, in memory."""
     buf = io.BytesIO()

@@ -266,7 +266,7 @@ def main(argv: list[str]) -> int:
             print(f"skipped {r.name} for {source_id}: {reason}", file=sys.stderr)
 
     out_dir = Path(args.out) if args.out else Path("bench", "results", dataset)
-    sources = [(cid, classic.CODECS[cid].name, classic.CODECS[cid].setting, s,
+    sources = [(cid, classic.label(classic.CODECS[cid]), classic.CODECS[cid].setting, s,
                 {"versions": classic.versions(classic.CODECS[cid]),
                  "save_options": [classic.CODECS[cid].options(q) for q in s]})
                for cid, s in codec_settings.items()]

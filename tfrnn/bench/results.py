@@ -183,6 +183,9 @@ def load_anchors(folder: str | os.PathLike, metric: str) -> list[Curve]:
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder}: no such anchors directory")
+    if not any((folder / d).is_dir() for d in (*ANCHOR_DIRS.values(), "reproductions")):
+        raise UserError(f"{folder}: not an anchors directory (no {', '.join(ANCHOR_DIRS.values())}"
+                        " or reproductions)")
     base = "ms-ssim-rgb" if metric == "ms-ssim-rgb-db" else metric
     curves: list[Curve] = []
     if base in ANCHOR_DIRS and (folder / ANCHOR_DIRS[base]).is_dir():
