@@ -143,3 +143,15 @@ def test_plot_bad_input(tmp_path):
         plot.main([str(tmp_path / "a.json"), "--bpp-range", "1"])
     with pytest.raises(UserError, match="no such file"):
         plot.main([str(tmp_path / "missing.json")])
+
+
+def test_value_at_interpolates_inside_the_span_only():
+    from tfrnn.bench.results import Curve
+    from tfrnn.plot import summary_table, value_at
+
+    curve = Curve(name="c", metric="ms-ssim-rgb", bpp=np.array([0.25, 0.5, 1.0]),
+                  value=np.array([0.8, 0.9, 0.95]), kind="ours", source="test", id="c")
+    assert value_at(curve, 0.375) == pytest.approx(0.85)
+    assert math.isnan(value_at(curve, 0.1)) and math.isnan(value_at(curve, 1.5))
+    table = summary_table([curve], curve, at_bpp=(0.5, 2.0))
+    assert "@ 0.5 bpp" in table and "| 0.9000 | n/a |" in table

@@ -82,6 +82,14 @@ def rd_auc(curve: Curve, bpp_range: tuple[float, float] = DEFAULT_BPP_RANGE) -> 
     return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2.0))
 
 
+def value_at(curve: Curve, bpp: float) -> float:
+    """The metric at `bpp` on the piecewise-linear monotone curve; NaN outside its span."""
+    b, v = monotone(curve)
+    if len(b) == 0 or not b[0] <= bpp <= b[-1]:
+        return math.nan
+    return float(np.interp(bpp, b, v))
+
+
 def find_curve(curves: Sequence[Curve], key: str) -> Curve:
     """The curve whose id or name is `key` (case-insensitive), or "KIND:key" to pick among
     ours / anchor / reproduction; UserError if none or several match."""
@@ -99,8 +107,10 @@ def _fmt(x: float, spec: str) -> str:
 
 
 def summary_table(curves: Sequence[Curve], reference: Curve,
-                  bpp_range: tuple[float, float] = DEFAULT_BPP_RANGE) -> str:
-    """Markdown table: per curve, its bpp span, BD-rate against `reference` and AUC."""
+                  bpp_range: tuple[float, float] = DEFAULT_BPP_RANGE,
+                  at_bpp: Sequence[float] = ()) -> str:
+    """Markdown table: per curve, its bpp span, BD-rate against `reference`, AUC, and the
+    metric at each rate of `at_bpp` (interpolated; n/a outside the curve's span)."""
     metric = reference.metric
     lo, hi = bpp_range
     lines = [
@@ -109,14 +119,16 @@ def summary_table(curves: Sequence[Curve], reference: Curve,
         f"AUC = area under {metric} vs bpp over [{lo:g}, {hi:g}] bpp "
         "(n/a: the curve does not span it).",
         "",
-        f"| curve | kind | points | bpp span | BD-rate (%) | AUC [{lo:g}, {hi:g}] |",
-        "|---|---|---|---|---|---|",
+        f"| curve | kind | points | bpp span | BD-rate (%) | AUC [{lo:g}, {hi:g}] |"
+        + "".join(f" @ {x:g} bpp |" for x in at_bpp),
+        "|---|---|---|---|---|---|" + "---|" * len(at_bpp),
     ]
     for c in curves:
         b, _ = monotone(c)
         span = f"{b[0]:.3f}–{b[-1]:.3f}" if len(b) else "—"
         bd, auc = _fmt(bd_rate(reference, c), "+.1f"), _fmt(rd_auc(c, bpp_range), ".4f")
-        lines.append(f"| {c.name} | {c.kind} | {len(c.bpp)} | {span} | {bd} | {auc} |")
+        at = "".join(f" {_fmt(value_at(c, x), '.4f')} |" for x in at_bpp)
+        lines.append(f"| {c.name} | {c.kind} | {len(c.bpp)} | {span} | {bd} | {auc} |{at}")
     return "\n".join(lines) + "\n"
 
 
@@ -185,6 +197,13 @@ def _bpp_range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise UserError(f"expected comma-separated numbers, got {text!r}") from None
+
+
 def main(argv: list[str]) -> int:
     from tfrnn.cli import ArgumentParser
 
@@ -201,6 +220,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--bpp-range", type=_bpp_range, default=DEFAULT_BPP_RANGE,
                         metavar="LO,HI", help="bpp range of the AUC (default 0.125,2)")
     parser.add_argument("--table", default=None, help="also write the Markdown table here")
+    parser.add_argument("--at-bpp", type=_floats, default=(), metavar="B1,B2,...",
+                        help="also tabulate each curve's metric at these rates (interpolated)")
     parser.add_argument("--xmax", type=float, default=2.0, help="right end of the bpp axis")
     parser.add_argument("--title", default="")
     args = parser.parse_args(argv)
@@ -221,7 +242,7 @@ def main(argv: list[str]) -> int:
             raise UserError("--anchors: ../shared/anchors/kodak not found; give a directory")
         curves += load_anchors(folder, args.metric)
     reference = find_curve(curves, args.reference) if args.reference else curves[0]
-    table = summary_table(curves, reference, args.bpp_range)
+    table = summary_table(curves, reference, args.bpp_range, args.at_bpp)
     out = Path(args.out) if args.out else files[0].parent / f"rd-{args.metric}.png"
     plot_curves(curves, out, args.title, args.xmax)
     if args.table:
