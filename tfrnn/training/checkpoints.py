@@ -63,8 +63,12 @@ class RunDirectory:
         write_text(self.run_file, json.dumps(info, indent=2))
 
     def check_start(self, resume: bool) -> dict | None:
-        """Refuse to start over an earlier run without `--resume`; returns its run.json."""
-        info = self.read_run()
+        """Refuse to start over an earlier run without `--resume`; returns its run.json.
+
+        Workers other than the chief look only at their own checkpoints (the chief may be
+        writing run.json at this moment).
+        """
+        info = self.read_run() if self.worker_index == 0 else None
         if self.path.exists() and not self.path.is_dir():
             raise UserError(f"--run-dir {self.path}: exists and is not a directory")
         if not resume and (info is not None or self.latest_checkpoint() is not None):

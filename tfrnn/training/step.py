@@ -68,6 +68,10 @@ class TrainStep:
     def __call__(self, batch, stop: bool = False) -> dict[str, tf.Tensor]:
         return self._step(batch, tf.constant(stop))
 
+    def concrete_function(self, batch):
+        """The traced step for batches like `batch` (for counting its FLOPs)."""
+        return self._step.get_concrete_function(batch, tf.constant(False))
+
     def losses(self, images) -> dict[str, tf.Tensor]:
         """This replica's losses (means over its tiles), float32."""
         out = {}
