@@ -30,7 +30,7 @@ from tfrnn import cli, file_format
 from tfrnn.bundle import Bundle, load_bundle, save_bundle
 from tfrnn.codec import Codec
 from tfrnn.configs import CodecConfig, get_config
-from tfrnn.context_model import ContextModel
+from tfrnn.context_model import ContextModel, pass_masks
 from tfrnn.images import encode_png
 from tfrnn.model import RecurrentCodec
 from tfrnn.range_coding import bits_check, code_bits, quantize
@@ -315,12 +315,12 @@ def test_served_outputs_rebuild_the_files_of_tfrnn_compress(fresh, bundle, photo
     raw = file_format.write(file_format.Header("raw", codec.model_id("raw"), height, width),
                             [data[t * per:(t + 1) * per] for t in range(T)])
     assert raw == codec.compress(photo, T, raw=True)
-    # Checkerboard order of the coder: anchors ((i + j) even) first, then the other positions.
+    # The coder's checkerboard order: pass by pass, each pass's bits in C order.
     index = quantize(tf.constant(out["single/logits"][0])).numpy()
-    h, w = codes.shape[1:3]
-    anchors = np.add.outer(np.arange(h), np.arange(w)) % 2 == 0
-    payloads = [code_bits(np.concatenate([index[t][anchors], index[t][~anchors]]),
-                          np.concatenate([codes[t][anchors], codes[t][~anchors]]))
+    h, w, bits = codes.shape[1:]
+    masks = [m.numpy() for m in pass_masks(h, w, bits, bundle.context_model.groups)]
+    payloads = [code_bits(np.concatenate([index[t][m] for m in masks]),
+                          np.concatenate([codes[t][m] for m in masks]))
                 + bits_check(codes[t]) for t in range(T)]
     header = file_format.Header("checkerboard", codec.model_id("checkerboard"), height, width)
     assert file_format.write(header, payloads) == codec.compress(photo, T)
@@ -384,6 +384,19 @@ def test_metadata_asset(exported, bundle):
 def test_no_context_model_omits_bit_probabilities(bundle):
     module = ServingModule(bundle.codec, None, 2, bundle.codec.fingerprint())
     assert set(module.signatures()) == SIGNATURES - {"bit_probabilities"}
+
+
+def test_other_cells_and_residual_scaling_export_with_stock_ops(astronaut, tmp_path):
+    """The residual GRU and the residual-scaling gain network export too (codes equal)."""
+    codec = RecurrentCodec("tiny-residual-gru-residual-scaling")
+    module = ServingModule(codec, None, 2, codec.fingerprint())
+    tf.saved_model.save(module, str(tmp_path), signatures=module.signatures())
+    assert non_stock_ops(graph_ops(tmp_path)) == []
+    images = astronaut[None, :40, :56]
+    served = tf.saved_model.load(str(tmp_path)).signatures["encode"](
+        images=tf.constant(images), iterations=tf.constant(2))["codes"].numpy()
+    codes = tf.function(lambda x: codec.encode(x, 2))(images).numpy()
+    assert np.array_equal(served, codes.transpose(1, 0, 2, 3, 4))
 
 
 def test_export_leaves_only_the_version_directory(exported):

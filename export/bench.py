@@ -1,0 +1,108 @@
+"""Size and latency of exported SavedModels: `python -m export.bench`.
+
+For each configuration: export an untrained codec (the size does not depend on training) with
+a default checkerboard context model, report the version directory's size, then load it with
+`tf.saved_model.load` and time `serving_default` (PNG bytes in, packed codes out) on a
+768×512 photo at each iteration count: one untimed call first (graph optimisation), then
+`repeats` timed calls (wall time, and CPU time of all the process's threads). Prints one JSON
+line per measurement and the machine's load average (the CPU may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from export.writer import write_savedmodel
+from tfrnn.bundle import Bundle
+from tfrnn.configs import get_config
+from tfrnn.context_model import ContextModel
+from tfrnn.images import encode_png, load_image
+from tfrnn.model import RecurrentCodec
+
+KODAK = (Path(os.environ.get("TFRNN_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+         / "data" / "kodak" / "kodim01.png")
+
+
+def photo(width: int, height: int) -> tuple[np.ndarray, str]:
+    """A width×height photo: Kodak's kodim01 when ../shared is there, else scikit-image's
+    astronaut resized (bilinear)."""
+    if KODAK.is_file():
+        image = load_image(KODAK)
+        if image.shape[:2] == (height, width):
+            return image, KODAK.name
+    from skimage import data
+
+    resized = tf.image.resize(data.astronaut(), (height, width))
+    return tf.cast(tf.round(resized), tf.uint8).numpy(), "astronaut (resized)"
+
+
+def directory_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def bench_config(name: str, iterations: list[int], image: np.ndarray, repeats: int,
+                 work: Path) -> list[dict]:
+    codec = RecurrentCodec(get_config(name))
+    bundle = Bundle(codec, ContextModel(bits=codec.codec_config.bits))
+    path = work / name / "1"
+    start = time.perf_counter()
+    write_savedmodel(bundle, path, name=name, version=1, max_iterations=max(iterations))
+    rows = [{"config": name, "export_seconds": round(time.perf_counter() - start, 1),
+             "savedmodel_bytes": directory_size(path),
+             "variables_bytes": directory_size(path / "variables"),
+             "codec_weights": int(codec.count_params()),
+             "context_weights": int(bundle.context_model.count_params())}]
+    print(json.dumps(rows[-1]), flush=True)
+    compress = tf.saved_model.load(str(path)).signatures["serving_default"]
+    png = tf.constant(encode_png(image))
+    compress(image_bytes=png, iterations=tf.constant(min(iterations)))
+    for k in iterations:
+        seconds, cpu = [], []
+        for _ in range(repeats):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            out = compress(image_bytes=png, iterations=tf.constant(k))
+            seconds.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+        rows.append({"config": name, "height": image.shape[0], "width": image.shape[1],
+                     "iterations": k, "repeats": repeats,
+                     "median_seconds": round(statistics.median(seconds), 3),
+                     "min_seconds": round(min(seconds), 3),
+                     "median_cpu_seconds": round(statistics.median(cpu), 3),
+                     "codes_bytes": len(out["codes_bytes"].numpy()),
+                     "load_average": [round(x, 1) for x in os.getloadavg()]})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", nargs="+",
+                        default=["cpu-lstm-additive", "paper-lstm-additive"])
+    parser.add_argument("--iterations", nargs="+", type=int, default=[4, 16])
+    parser.add_argument("--size", default="768x512", help="WIDTHxHEIGHT of the photo")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write all rows to this file")
+    args = parser.parse_args()
+    width, height = (int(x) for x in args.size.lower().split("x"))
+    image, source = photo(width, height)
+    print(json.dumps({"photo": source, "tensorflow": tf.__version__,
+                      "cpus": os.cpu_count()}), flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for name in args.configs:
+            rows += bench_config(name, args.iterations, image, args.repeats, Path(work))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
