@@ -49,7 +49,7 @@ sys.path.append(spec["site"])
 result = {"tfrnn_spec": importlib.util.find_spec("tfrnn") is not None,
           "export_spec": importlib.util.find_spec("export") is not None}
 try:
-    import tfrnn  # noqa: F401
+    import tfrnn
     result["import_tfrnn"] = "imported"
 except ModuleNotFoundError as e:
     result["import_tfrnn"] = str(e)
@@ -165,7 +165,7 @@ for signature, got, want in runs:
     replays.append({"signature": signature, "same": bool(same)})
 result["replays"] = replays
 
-import tensorflow_compression_ops  # noqa: E402,F401  (registers its custom ops)
+import tensorflow_compression_ops  # registers its custom ops
 
 result["stock_ops"] = sorted(stock)
 result["tfc_ops"] = sorted(registered() - stock)
