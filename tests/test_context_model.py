@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfrnn.context_model import KINDS, ContextModel
+from tfrnn.context_model import KINDS, ContextModel, pass_masks
 from tfrnn.range_coding import EntropyCoder, quantize
 
 T, H, W, BITS = 3, 5, 6, 8
@@ -26,11 +26,11 @@ def codes() -> np.ndarray:
 
 
 def _changed(model, codes, t, i, j, c=0) -> np.ndarray:
-    """Which positions' probabilities [T, H, W] move when bit (t, i, j, c) flips."""
+    """Which bits' probabilities [T, H, W, BITS] move when bit (t, i, j, c) flips."""
     flipped = codes.copy()
     flipped[t, 0, i, j, c] *= -1
     delta = np.abs(model.probabilities(flipped).numpy() - model.probabilities(codes).numpy())
-    return delta.max(axis=(1, 4)) > 0
+    return delta[:, 0] > 0
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -46,26 +46,33 @@ def test_probabilities_shape_and_range(models, codes, kind):
 def test_raster_context_is_causal(models, codes):
     model = models["raster"]
     for t, i, j in [(1, 2, 3), (0, 0, 0), (2, 4, 5), (1, 3, 0)]:
-        changed = _changed(model, codes, t, i, j)
+        changed = _changed(model, codes, t, i, j).any(axis=-1)
         order = np.arange(H * W).reshape(H, W)
         assert not changed[:t].any()
         assert not changed[t][order <= order[i, j]].any()
         if t + 1 < T:
             assert changed[t + 1].any()
-    assert _changed(model, codes, 1, 2, 3)[1, 2, 4]  # the next position sees it
+    assert _changed(model, codes, 1, 2, 3)[1, 2, 4].any()  # the next position sees it
+
+
+def test_checkerboard_passes_partition_the_bits_in_order():
+    masks = np.stack([m.numpy() for m in pass_masks(H, W, BITS, 2)])
+    np.testing.assert_array_equal(masks.sum(axis=0), 1)
+    anchors = (np.add.outer(np.arange(H), np.arange(W)) % 2) == 0
+    assert masks[0][anchors][:, : BITS // 2].all() and masks[1][anchors][:, BITS // 2:].all()
+    assert masks[2][~anchors][:, : BITS // 2].all() and masks[3][~anchors][:, BITS // 2:].all()
 
 
 def test_checkerboard_context_is_causal(models, codes):
     model = models["checkerboard"]
-    anchors = (np.add.outer(np.arange(H), np.arange(W)) % 2) == 0
-    for t, i, j in [(1, 2, 2), (1, 2, 3), (0, 0, 0)]:
-        changed = _changed(model, codes, t, i, j)
+    step = np.argmax(np.stack([m.numpy() for m in pass_masks(H, W, BITS, model.groups)]), 0)
+    for t, i, j, c in [(1, 2, 2, 0), (1, 2, 2, BITS - 1), (1, 2, 3, 1), (2, 1, 2, BITS - 1),
+                       (0, 0, 0, 0)]:
+        changed = _changed(model, codes, t, i, j, c)
         assert not changed[:t].any()
-        assert not changed[t][anchors].any()
-        if anchors[i, j]:
-            assert changed[t][~anchors].any()
-        else:
-            assert not changed[t].any()
+        assert not changed[t][step <= step[i, j, c]].any()
+        if step[i, j, c] < model.passes - 1:
+            assert changed[t][step > step[i, j, c]].any()
         if t + 1 < T:
             assert changed[t + 1].any()
 
@@ -83,9 +90,11 @@ def test_config_round_trip_and_weights(models, codes, kind, tmp_path):
                                   model.probabilities(codes).numpy())
 
 
-def test_unknown_kind():
+def test_bad_arguments():
     with pytest.raises(ValueError, match="unknown context model kind"):
         ContextModel("zigzag")
+    with pytest.raises(ValueError, match="groups must be 1 to 8"):
+        ContextModel(bits=8, groups=9)
 
 
 def test_raster_sequential_steps_match_teacher_forcing(models, codes):

@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression_ops as tfc
 
-from tfrnn.context_model import RASTER_KERNEL, ContextModel, anchor_mask
+from tfrnn.context_model import RASTER_KERNEL, ContextModel, pass_masks
 from tfrnn.errors import UserError
 
 LEVELS = 256
@@ -110,13 +110,13 @@ class EntropyCoder:
         codes = tf.TensorSpec((1, None, None, model.bits), tf.float32)
         features = tf.TensorSpec((1, None, None, model.filters), tf.float32)
         self._advance = tf.function(model.advance, input_signature=[memory, codes])
+        self._features = tf.function(model.features, input_signature=[memory])
         if self.kind == "checkerboard":
-            self._first = tf.function(self._first_pass, input_signature=[memory])
-            self._second = tf.function(
-                lambda f, anchors: quantize(model.second_logits(f, anchors))[0],
-                input_signature=[features, codes])
+            self._passes = [
+                tf.function(lambda f, known, s=s: quantize(model.pass_logits(s, f, known))[0],
+                            input_signature=[features, codes])
+                for s in range(model.passes)]
         else:
-            self._features = tf.function(model.features, input_signature=[memory])
             self._raster_encode = tf.function(
                 self._raster_encode_loop,
                 input_signature=[features, tf.TensorSpec((None, None, model.bits), tf.float32)])
@@ -129,10 +129,6 @@ class EntropyCoder:
         start = time.perf_counter()
         yield
         self.timings[key] += time.perf_counter() - start
-
-    def _first_pass(self, memory):
-        features = self.model.features(memory)
-        return features, quantize(self.model.anchor_logits(features))[0]
 
     # -- raster: one network step per position, identical on both sides ----------------------
 
@@ -179,47 +175,45 @@ class EntropyCoder:
 
     # -- one iteration ----------------------------------------------------------------------------
 
+    def _masks(self, height: int, width: int) -> list[np.ndarray]:
+        return [m.numpy() for m in pass_masks(height, width, self.model.bits, self.model.groups)]
+
     def _encode_iteration(self, memory, bits: np.ndarray) -> bytes:
-        if self.kind == "checkerboard":
+        with self._timed("network"):
+            features = self._features(memory)
+        if self.kind == "raster":
             with self._timed("network"):
-                features, first = self._first(memory)
-                mask = _anchors(bits.shape)
-                anchors = np.where(mask[..., None], bits, np.float32(0.0))
-                second = self._second(features, anchors[None]).numpy()
-            first = first.numpy()
-            index = np.concatenate([first[mask], second[~mask]])
-            ordered = np.concatenate([bits[mask], bits[~mask]])
-        else:
-            with self._timed("network"):
-                index = self._raster_encode(self._features(memory), bits).numpy()
+                index = self._raster_encode(features, bits).numpy()
             ordered = bits
+        else:
+            indices, ordered_bits = [], []
+            known = np.zeros_like(bits)
+            for step, mask in zip(self._passes, self._masks(*bits.shape[:2]), strict=True):
+                with self._timed("network"):
+                    indices.append(step(features, known[None]).numpy()[mask])
+                ordered_bits.append(bits[mask])
+                known = np.where(mask, bits, known)
+            index, ordered = np.concatenate(indices), np.concatenate(ordered_bits)
         with self._timed("range_coding"):
             return code_bits(index, ordered)
 
     def _decode_iteration(self, memory, stream: bytes, height: int, width: int) -> np.ndarray:
-        bits_shape = (height, width, self.model.bits)
+        with self._timed("network"):
+            features = self._features(memory)
         if self.kind == "raster":
-            with self._timed("network"):
-                features = self._features(memory)
             with self._timed("raster_decode"):
                 codes, ok = self._raster_decode(features, tf.constant(stream))
             return codes.numpy() if bool(ok) else None
-        mask = _anchors(bits_shape)
-        codes = np.zeros(bits_shape, np.float32)
-        with self._timed("network"):
-            features, first = self._first(memory)
+        codes = np.zeros((height, width, self.model.bits), np.float32)
         with self._timed("range_coding"):
             handle = tfc.create_range_decoder(stream, LOOKUP)
-            handle, symbols = tfc.entropy_decode_index(
-                handle, first.numpy()[mask], (int(mask.sum()), self.model.bits), tf.int32)
-            codes[mask] = symbols.numpy() * 2.0 - 1.0
-        with self._timed("network"):
-            anchors = np.where(mask[..., None], codes, np.float32(0.0))
-            second = self._second(features, anchors[None]).numpy()
+        for step, mask in zip(self._passes, self._masks(height, width), strict=True):
+            with self._timed("network"):
+                index = step(features, codes[None]).numpy()[mask]
+            with self._timed("range_coding"):
+                handle, symbols = tfc.entropy_decode_index(handle, index, index.shape, tf.int32)
+                codes[mask] = symbols.numpy() * 2.0 - 1.0
         with self._timed("range_coding"):
-            handle, symbols = tfc.entropy_decode_index(
-                handle, second[~mask], (int((~mask).sum()), self.model.bits), tf.int32)
-            codes[~mask] = symbols.numpy() * 2.0 - 1.0
             ok = bool(tfc.entropy_decode_finalize(handle))
         return codes if ok else None
 
@@ -257,7 +251,3 @@ class EntropyCoder:
             previous = bits[None]
         return np.stack(out)
 
-
-def _anchors(shape: tuple[int, ...]) -> np.ndarray:
-    """Checkerboard anchors of a code map [h, w, ...], bool [h, w]."""
-    return anchor_mask(shape[0], shape[1]).numpy()
