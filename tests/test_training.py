@@ -154,29 +154,50 @@ def test_sigterm_checkpoint_then_resume_matches_uninterrupted_run(data, referenc
         np.testing.assert_array_equal(a, b)
 
 
-def test_two_replicas_match_one(data, tmp_path, monkeypatch):
+DETERMINISTIC = ["--steps", 4, "--log-every", 1, "--checkpoint-every", 4]
+
+
+@pytest.fixture(scope="module")
+def one_replica(data, tmp_path_factory) -> Path:
+    """4 steps on the default strategy, graph mode, deterministic binarizer."""
+    run = tmp_path_factory.mktemp("one") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tfrnn.binarizer, "binarize", sign_binarize)
+        assert train(*train_args(data, run, *DETERMINISTIC)) == 0
+    return run
+
+
+def assert_same_run(run: Path, expected: Path) -> None:
+    """Same losses (rtol 1e-5) and weights (atol 3e-5, ~1% of one Adam step at lr 3e-3)."""
+    loss, loss_expected = (scalars(r / "logs", "loss/total") for r in (run, expected))
+    assert sorted(loss) == sorted(loss_expected) == [1, 2, 3, 4]
+    np.testing.assert_allclose([loss[s] for s in range(1, 5)],
+                               [loss_expected[s] for s in range(1, 5)], rtol=1e-5)
+    for a, b in zip(weights(run), weights(expected), strict=True):
+        np.testing.assert_allclose(a, b, atol=3e-5)
+
+
+def test_two_replicas_match_one(data, one_replica, tmp_path):
     """The mirrored path (2 logical CPUs, 4 tiles each) gives the one-replica result."""
-    args = ["--steps", 4, "--log-every", 1, "--checkpoint-every", 4]
     script = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); import tfrnn.binarizer, "
               "test_training; tfrnn.binarizer.binarize = test_training.sign_binarize; "
               "from tfrnn.cli import main; sys.exit(main(['train', *sys.argv[1:]]))")
     two = tmp_path / "two"
     result = subprocess.run(
-        [sys.executable, "-c", script, *train_args(data, two, *args, "--strategy", "mirrored",
-                                                   "--cpu-replicas", 2)],
+        [sys.executable, "-c", script, *train_args(data, two, *DETERMINISTIC, "--strategy",
+                                                   "mirrored", "--cpu-replicas", 2)],
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True,
         timeout=300)
     assert result.returncode == 0, result.stderr
     assert "on 2 replica(s), mirrored strategy" in result.stdout
+    assert_same_run(two, one_replica)
+
+
+def test_xla_step_matches_the_graph_step(data, one_replica, tmp_path, monkeypatch):
     monkeypatch.setattr(tfrnn.binarizer, "binarize", sign_binarize)
-    one = tmp_path / "one"
-    assert train(*train_args(data, one, *args)) == 0
-    loss_one, loss_two = (scalars(run / "logs", "loss/total") for run in (one, two))
-    assert sorted(loss_one) == sorted(loss_two) == [1, 2, 3, 4]
-    np.testing.assert_allclose([loss_two[s] for s in range(1, 5)],
-                               [loss_one[s] for s in range(1, 5)], rtol=1e-5)
-    for a, b in zip(weights(two), weights(one), strict=True):
-        np.testing.assert_allclose(a, b, atol=3e-5)
+    run = tmp_path / "xla"
+    assert train(*train_args(data, run, *DETERMINISTIC, "--xla")) == 0
+    assert_same_run(run, one_replica)
 
 
 def test_nan_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatch, capsys):
@@ -198,6 +219,11 @@ def test_nan_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatc
     assert bundle.metadata["step"] == 4
     assert all(np.isfinite(w).all() for w in bundle.codec.get_weights())
 
+    monkeypatch.undo()  # the way out the message suggests: resume with a lower rate
+    assert train(*train_args(data, run, "--steps", 6, "--log-every", 1, "--resume",
+                             "--lr", "1e-3")) == 0
+    assert scalars(run / "logs", "learning_rate") == pytest.approx({5: 1e-3, 6: 1e-3})
+
 
 def test_bad_input_is_one_line_and_overwrites_nothing(data, reference, tmp_path, capsys):
     empty = tmp_path / "empty"
@@ -217,6 +243,8 @@ def test_bad_input_is_one_line_and_overwrites_nothing(data, reference, tmp_path,
         "holds an earlier run": {"--run-dir": reference},
         "holds config tiny": {"--run-dir": copy, "--resume": None, "--config": data["other"]},
         "does not fit": {"--run-dir": no_run_json, "--resume": None, "--config": data["other"]},
+        "trained with --batch-size 8, not 16": {"--run-dir": copy, "--resume": None,
+                                                "--batch-size": 16},
         "--crop 48 is larger than the tiles": {"--crop": 48},
         "--batch-size must be at least 1": {"--batch-size": 0},
     }

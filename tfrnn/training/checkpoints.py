@@ -1,8 +1,9 @@
 """The run directory: `run.json`, `checkpoints/` (tf.train.CheckpointManager), `model/`, `logs/`.
 
 A checkpoint holds every variable of the codec (the binarizer's seed state included), of the
-context model and of the optimizer, the step, and the position of the tf.data iterator (its
-shuffle buffer too), so `--resume` continues exactly where the run stopped. TensorFlow writes
+context model and of the optimizer (but its learning rate, which the flags set), the step, and
+the position of the tf.data iterator (its shuffle buffer too), so `--resume` continues exactly
+where the run stopped. TensorFlow writes
 the checkpoint files first and then replaces the `checkpoint` index file atomically: a crash
 mid-save leaves the previous checkpoint as the latest. `model/` is the latest bundle
 (`tfrnn.bundle.save_bundle`, atomic), rewritten at every checkpoint.
@@ -92,8 +93,10 @@ class Checkpoints:
         self.context_model = context_model
         self.step = step
         self.metadata = metadata
-        objects = {"codec": _by_index(codec.variables), "optimizer":
-                   _by_index(optimizer.variables), "step": step, "data": iterator}
+        # The learning rate comes from the flags, so a resumed run may change it.
+        slots = [v for v in optimizer.variables if v.name != "learning_rate"]
+        objects = {"codec": _by_index(codec.variables), "optimizer": _by_index(slots),
+                   "step": step, "data": iterator}
         if context_model is not None:
             objects["context"] = _by_index(context_model.variables)
         self.checkpoint = tf.train.Checkpoint(**objects)
@@ -111,7 +114,8 @@ class Checkpoints:
             self.checkpoint.restore(path).assert_existing_objects_matched()
         except (AssertionError, ValueError, tf.errors.OpError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UserError(f"{path}: does not fit this model and optimizer ({first})") from None
+            raise UserError(f"{path}: does not fit this model, optimizer and data pipeline "
+                            f"({first})") from None
         return int(self.step.numpy())
 
     def save(self) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -64,6 +65,24 @@ def resolve_config(options: TrainOptions, run_info: dict | None, init_config: Co
             raise UserError(f"{where} holds config {config.name}, {other} is {c.name}: "
                             "they differ")
     return config
+
+
+# Options the saved data position (and the stage's variables) depend on.
+PIPELINE_OPTIONS = ("stage", "data", "batch_size", "tile_size", "crop", "flips",
+                    "shuffle_buffer", "seed")
+
+
+def check_same_pipeline(options: TrainOptions, run_info: dict) -> None:
+    """UserError unless a resumed run keeps the stage and the input pipeline of its run."""
+    before, now = dict(run_info.get("options", {})), options.to_dict()
+    for d in (before, now):
+        if "data" in d:  # local paths compare absolute (gs://... as given)
+            d["data"] = [[p if "://" in p else os.path.abspath(p), w] for p, w in d["data"]]
+    for key in PIPELINE_OPTIONS:
+        if key in before and before[key] != now[key]:
+            flag = "--" + key.replace("_", "-")
+            raise UserError(f"{options.run_dir} was trained with {flag} {before[key]}, not "
+                            f"{now[key]}: a resumed run keeps its stage and input pipeline")
 
 
 @contextlib.contextmanager
@@ -163,9 +182,8 @@ class Trainer:
         run_info = self.run_dir.check_start(options.resume)
         init = load_bundle(options.init_from) if options.init_from else None
         config = resolve_config(options, run_info, init.codec.codec_config if init else None)
-        if run_info is not None and run_info.get("stage") != options.stage:
-            raise UserError(f"{options.run_dir} trains stage {run_info.get('stage')}, "
-                            f"not {options.stage}")
+        if run_info is not None:
+            check_same_pipeline(options, run_info)
         if options.patch_size % config.stride:
             raise UserError(f"training patches of {options.patch_size} px are not a multiple "
                             f"of the stride {config.stride} of {config.name}")
