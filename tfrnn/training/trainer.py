@@ -187,9 +187,12 @@ class Trainer:
         if options.patch_size % config.stride:
             raise UserError(f"training patches of {options.patch_size} px are not a multiple "
                             f"of the stride {config.stride} of {config.name}")
-        self.iterations = options.iterations or config.iterations
-        if options.iteration_weights and len(options.iteration_weights) != self.iterations:
-            raise UserError(f"--iteration-weights has {len(options.iteration_weights)} values "
+        before = run_info["options"] if run_info else {}  # a resumed run keeps its objective
+        self.iterations = (options.iterations or before.get("iterations")
+                           or config.iterations)
+        self.iteration_weights = options.iteration_weights or before.get("iteration_weights")
+        if self.iteration_weights and len(self.iteration_weights) != self.iterations:
+            raise UserError(f"--iteration-weights has {len(self.iteration_weights)} values "
                             f"for {self.iterations} iterations")
         self.config = config
         self.global_batch = options.batch_size
@@ -227,7 +230,7 @@ class Trainer:
                                        self.optimizer, self.step, self.iterator, options.keep,
                                        metadata)
         self.train_step = TrainStep(self.cluster, self.codec, self.context_model, options.stage,
-                                    self.optimizer, self.iterations, options.iteration_weights,
+                                    self.optimizer, self.iterations, self.iteration_weights,
                                     options.clip_norm, options.xla)
 
     # -- the loop -------------------------------------------------------------------------------
