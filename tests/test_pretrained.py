@@ -1,0 +1,83 @@
+"""The shipped model: it loads, its weights match its card, and how it fares against JPEG."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from tfrnn.bench import classic
+from tfrnn.bundle import PRETRAINED_DIR, load_bundle
+from tfrnn.codec import DEFAULT_MODEL, load_codec
+from tfrnn.file_format import truncate
+from tfrnn.images import load_image
+from tfrnn.metrics import ms_ssim
+
+CARD = PRETRAINED_DIR / DEFAULT_MODEL / "MODEL_CARD.md"
+JPEG_QUALITIES = tuple(range(2, 96, 2))
+
+
+def test_shipped_model_loads_and_matches_its_card():
+    bundle = load_bundle(DEFAULT_MODEL)  # also checks model.json's fingerprint
+    assert bundle.context_model is not None
+    card = CARD.read_text()
+    assert re.search(rf"fingerprint[^\n]*`{bundle.fingerprint}`", card)
+    assert f"`{bundle.codec.codec_config.name}`" in card
+
+
+def tfrnn_curve(codec, image: np.ndarray) -> list[tuple[float, float]]:
+    """(bpp, MS-SSIM) of the shipped model at each iteration count, from actual file sizes."""
+    data = codec.compress(image, iterations=codec.max_iterations)
+    pixels = image.shape[0] * image.shape[1]
+    points = []
+    for k in range(1, codec.max_iterations + 1):
+        part = truncate(data, iterations=k)
+        points.append((8 * len(part) / pixels, ms_ssim(image, codec.decompress(part))))
+    return points
+
+
+def jpeg_msssim_at(image: np.ndarray, bpp: float) -> float:
+    """JPEG 4:2:0 MS-SSIM at `bpp`, interpolated over Pillow's quality sweep."""
+    trials = classic.sweep(classic.get_codec("jpeg-420"), image, JPEG_QUALITIES)
+    pixels = image.shape[0] * image.shape[1]
+    rates = np.array([8 * t.nbytes / pixels for t in trials])
+    values = np.array([ms_ssim(image, t.decoded) for t in trials])
+    order = np.argsort(rates)
+    return float(np.interp(bpp, rates[order], values[order]))
+
+
+@pytest.fixture(scope="module")
+def kodak_comparison(kodak_dir):
+    codec = load_codec(DEFAULT_MODEL)
+    rows = []
+    for name in ("kodim05.png", "kodim23.png"):
+        image = load_image(kodak_dir / name)
+        for target in (0.25, 0.5):
+            bpp, ours = min(tfrnn_curve(codec, image), key=lambda p: abs(p[0] - target))
+            rows.append((name, target, bpp, ours, jpeg_msssim_at(image, bpp)))
+    return rows
+
+
+@pytest.mark.slow
+def test_comparison_against_jpeg_is_measured_on_real_files(kodak_comparison):
+    for name, target, bpp, ours, jpeg in kodak_comparison:
+        print(f"{name} target {target}: {bpp:.3f} bpp, MS-SSIM ours {ours:.4f}, JPEG {jpeg:.4f}")
+        assert abs(bpp - target) < 0.15, (name, target, bpp)
+        assert 0 < ours < 1 and 0 < jpeg < 1
+
+
+@pytest.mark.slow
+def test_beats_jpeg_420_near_quarter_bpp(kodak_comparison):
+    for name, target, bpp, ours, jpeg in kodak_comparison:
+        if target == 0.25:
+            assert ours > jpeg, f"{name} at {bpp:.3f} bpp: ours {ours:.4f} <= JPEG {jpeg:.4f}"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="goal of issue 8 not reached yet: near 0.5 bpp the shipped "
+                   "CPU model is just below JPEG 4:2:0 in MS-SSIM (see MODEL_CARD.md)")
+def test_beats_jpeg_420_near_half_bpp(kodak_comparison):
+    for name, target, bpp, ours, jpeg in kodak_comparison:
+        if target == 0.5:
+            assert ours > jpeg, f"{name} at {bpp:.3f} bpp: ours {ours:.4f} <= JPEG {jpeg:.4f}"
