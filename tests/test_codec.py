@@ -81,7 +81,7 @@ def test_functions_trace_once_whatever_the_size(codecs, crops):
     for image in (crops["small"], crops["odd"], crops["medium"][:80, :33]):
         codec.decompress(codec.compress(image, 2))
     coder = codec.entropy_coder
-    functions = [codec._encode, codec._decode, coder._advance, coder._features, *coder._passes]
+    functions = [codec._encode, codec._decode, coder._advance, coder._features, coder._pass]
     assert [f.experimental_get_tracing_count() for f in functions] == [1] * len(functions)
 
 
@@ -171,6 +171,11 @@ def test_bad_images_and_iteration_counts(codecs, crops):
     for k in (0, ITERATIONS + 1):
         with pytest.raises(UserError, match=f"iterations must be 1 to {ITERATIONS}"):
             codec.compress(crops["small"], k)
+
+
+def test_max_iterations_is_the_trained_count(codecs):
+    assert codecs["raw"].max_iterations == ITERATIONS
+    assert Codec(Bundle(codecs["raw"].model, metadata={"iterations": 3})).max_iterations == 3
 
 
 def test_load_codec_errors(tmp_path):
@@ -291,3 +296,21 @@ def test_cli_bad_input_is_one_line_and_no_output(capsys, tmp_path, pngs, bundle_
     assert err.startswith("tfrnn: error: ") and err.count("\n") == 1, err
     assert not out.exists()
     assert list(tmp_path.glob(".*tmp*")) == []
+
+
+def test_bench_entropy(capsys, tmp_path, pngs, bundle_dirs):
+    import json
+
+    code, out, err = _run(capsys, "bench", "entropy", "--model", bundle_dirs["checkerboard"],
+                          "--images", pngs, "--iterations", "1,3", "--fit-steps", 2,
+                          "--fit-images", pngs, "--kinds", "raster", "--out",
+                          tmp_path / "e.json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report == json.loads((tmp_path / "e.json").read_text())
+    assert report["images"] == ["odd.png", "small.png"]
+    assert set(report["context_models"]) == {"bundle-checkerboard", "fit-raster"}
+    for result in report["context_models"].values():
+        assert result["bits_exact"] is True
+        assert set(result["saving_vs_raw"]) == {"1", "3"}
+        assert result["decode_split_s_per_image"]["range_coding"] > 0

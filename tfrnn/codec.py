@@ -48,7 +48,9 @@ class Codec:
         self.model = bundle.codec
         config = self.model.codec_config
         self.name = name or config.name
-        self.max_iterations = min(config.iterations, file_format.MAX_ITERATIONS)
+        # The iterations the model was trained with (the trainer records them), else the config's.
+        trained = int(bundle.metadata.get("iterations") or config.iterations)
+        self.max_iterations = min(trained, file_format.MAX_ITERATIONS)
         self.bits = config.bits
         context = bundle.context_model
         self.entropy_coder = EntropyCoder(context) if context is not None else None

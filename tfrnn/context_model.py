@@ -242,6 +242,7 @@ class ContextModel(keras.Model):
         return tf.reshape(logits, shape)
 
     def logits(self, codes):
+        """Logits of P(bit = +1) [T, B, h, w, bits] (the same as calling the model)."""
         return self(codes)
 
     def probabilities(self, codes):

@@ -18,6 +18,7 @@ Raw mode packs the bits (MSB first, in [h, w, bits] order) with no model.
 from __future__ import annotations
 
 import contextlib
+import functools
 import struct
 import time
 import zlib
@@ -112,10 +113,8 @@ class EntropyCoder:
         self._advance = tf.function(model.advance, input_signature=[memory, codes])
         self._features = tf.function(model.features, input_signature=[memory])
         if self.kind == "checkerboard":
-            self._passes = [
-                tf.function(lambda f, known, s=s: quantize(model.pass_logits(s, f, known))[0],
-                            input_signature=[features, codes])
-                for s in range(model.passes)]
+            self._pass = tf.function(
+                self._pass_index, input_signature=[tf.TensorSpec((), tf.int32), features, codes])
         else:
             self._raster_encode = tf.function(
                 self._raster_encode_loop,
@@ -129,6 +128,12 @@ class EntropyCoder:
         start = time.perf_counter()
         yield
         self.timings[key] += time.perf_counter() - start
+
+    def _pass_index(self, step, features, known):
+        """Table indices [h, w, bits] of checkerboard pass `step` (one traced function)."""
+        branches = [functools.partial(self.model.pass_logits, s, features, known)
+                    for s in range(self.model.passes)]
+        return quantize(tf.switch_case(step, branches))[0]
 
     # -- raster: one network step per position, identical on both sides ----------------------
 
@@ -188,9 +193,9 @@ class EntropyCoder:
         else:
             indices, ordered_bits = [], []
             known = np.zeros_like(bits)
-            for step, mask in zip(self._passes, self._masks(*bits.shape[:2]), strict=True):
+            for step, mask in enumerate(self._masks(*bits.shape[:2])):
                 with self._timed("network"):
-                    indices.append(step(features, known[None]).numpy()[mask])
+                    indices.append(self._pass(step, features, known[None]).numpy()[mask])
                 ordered_bits.append(bits[mask])
                 known = np.where(mask, bits, known)
             index, ordered = np.concatenate(indices), np.concatenate(ordered_bits)
@@ -207,9 +212,9 @@ class EntropyCoder:
         codes = np.zeros((height, width, self.model.bits), np.float32)
         with self._timed("range_coding"):
             handle = tfc.create_range_decoder(stream, LOOKUP)
-        for step, mask in zip(self._passes, self._masks(height, width), strict=True):
+        for step, mask in enumerate(self._masks(height, width)):
             with self._timed("network"):
-                index = step(features, codes[None]).numpy()[mask]
+                index = self._pass(step, features, codes[None]).numpy()[mask]
             with self._timed("range_coding"):
                 handle, symbols = tfc.entropy_decode_index(handle, index, index.shape, tf.int32)
                 codes[mask] = symbols.numpy() * 2.0 - 1.0

@@ -103,8 +103,8 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--model", help="bundle, training run directory or pretrained name")
     parser.add_argument("--images", help="images to measure (default ../shared/data/kodak)")
     parser.add_argument("--limit", type=int, help="only the first N images")
-    parser.add_argument("--iterations", default=",".join(map(str, DEFAULT_ITERATIONS)),
-                        help="iteration counts to report (default 2,4,8,16)")
+    parser.add_argument("--iterations", help="iteration counts to report (default: those of "
+                        "2,4,8,16 up to the model's maximum)")
     parser.add_argument("--fit-steps", type=int, default=0,
                         help="also fit a fresh context model of each --kinds for N steps")
     parser.add_argument("--kinds", default="checkerboard,raster",
@@ -118,7 +118,6 @@ def main(argv: Sequence[str]) -> int:
     from tfrnn.bench.classic import parse_numbers
     from tfrnn.context_model import KINDS
 
-    iterations = sorted(set(parse_numbers(args.iterations, "--iterations", int)))
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     if any(k not in KINDS for k in kinds):
         raise UserError(f"--kinds: choose from {', '.join(KINDS)}")
@@ -130,6 +129,10 @@ def main(argv: Sequence[str]) -> int:
     from tfrnn.range_coding import EntropyCoder, pack_bits
 
     codec = load_codec(args.model)
+    iterations = sorted(set(
+        parse_numbers(args.iterations, "--iterations", int) if args.iterations
+        else [k for k in DEFAULT_ITERATIONS if k <= codec.max_iterations]
+        or [codec.max_iterations]))
     if iterations[0] < 1 or iterations[-1] > codec.max_iterations:
         raise UserError(f"--iterations: must be in 1..{codec.max_iterations}")
     measured = []
