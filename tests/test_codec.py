@@ -178,11 +178,29 @@ def test_max_iterations_is_the_trained_count(codecs):
     assert Codec(Bundle(codecs["raw"].model, metadata={"iterations": 3})).max_iterations == 3
 
 
-def test_load_codec_errors(tmp_path):
+def test_load_codec_errors(tmp_path, monkeypatch):
+    from tfrnn import codec as codec_module
+
     with pytest.raises(UserError, match="no such model"):
         load_codec(tmp_path / "missing")
     with pytest.raises(UserError, match="not a tfrnn model"):
         load_codec(tmp_path)
+    monkeypatch.setattr(codec_module, "PRETRAINED_DIR", tmp_path)
+    with pytest.raises(UserError, match="no pretrained model is shipped"):
+        load_codec()
+
+
+def test_shipped_default_model_round_trip(crops):
+    from tfrnn.codec import DEFAULT_MODEL, PRETRAINED_DIR
+
+    if not (PRETRAINED_DIR / DEFAULT_MODEL / "model.json").is_file():
+        pytest.skip("no default model shipped")
+    codec = load_codec()
+    image = crops["odd"]
+    data, recons = codec.compress_progressive(image)
+    assert file_format.parse(data).header.mode == codec.default_mode
+    for k in (1, codec.max_iterations):
+        np.testing.assert_array_equal(codec.decompress(data, iterations=k), recons[k - 1])
 
 
 # -- the command line -----------------------------------------------------------------------------
