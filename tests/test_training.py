@@ -304,3 +304,20 @@ def test_bench_train_reports_what_it_measured(data, tmp_path, capsys):
     assert row["peak_rss_mb"] > 0 and row["tiles_per_second"] > 0
     assert result["pipeline"]["pipeline_tiles_per_second"] > 0
     assert "of matmul" in capsys.readouterr().out
+
+
+def test_resume_keeps_the_runs_learning_rate_unless_given(tmp_path):
+    import json
+
+    from tfrnn.training.cli import parse_options
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps(
+        {"options": {"lr": 3e-4, "lr_schedule": "cosine", "lr_decay_rate": 0.5}}))
+    base = ["--data", str(tmp_path), "--run-dir", str(run)]
+    resumed = parse_options([*base, "--resume"])
+    assert (resumed.lr, resumed.lr_schedule) == (3e-4, "cosine")
+    assert parse_options([*base, "--resume", "--lr", "1e-3"]).lr == 1e-3
+    fresh = parse_options(base)
+    assert (fresh.lr, fresh.lr_schedule) == (5e-4, "constant")

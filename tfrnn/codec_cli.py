@@ -15,7 +15,7 @@ import numpy as np
 
 from tfrnn import atomic, file_format
 from tfrnn.errors import UserError
-from tfrnn.images import load_image, save_png
+from tfrnn.images import load_image, read_bytes, save_png
 
 
 def output_paths(inputs: Sequence[str], output: str, suffix: str) -> list[Path]:
@@ -33,18 +33,6 @@ def output_paths(inputs: Sequence[str], output: str, suffix: str) -> list[Path]:
             raise UserError(f"{seen[dst]} and {src} would both be written to {dst}")
         seen[dst] = src
     return paths
-
-
-def read_file(path: str) -> bytes:
-    """The bytes of `path`; UserError if missing or unreadable."""
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: is a directory") from None
-    except OSError as e:
-        raise UserError(f"{path}: cannot read ({e.strerror})") from None
 
 
 def _positive(kind):
@@ -161,7 +149,7 @@ def decompress_main(argv: list[str]) -> int:
                         help="decode only the first K iterations (default: all in the file)")
     args = parser.parse_args(argv)
     outputs = output_paths(args.inputs, args.output, ".png")
-    containers = [file_format.parse(read_file(p), p) for p in args.inputs]
+    containers = [file_format.parse(read_bytes(p), p) for p in args.inputs]
     for path, container in zip(args.inputs, containers, strict=True):
         if args.iterations and args.iterations > container.iterations:
             raise UserError(f"{path}: holds {container.iterations} iterations; "
@@ -192,7 +180,7 @@ def truncate_main(argv: list[str]) -> int:
     target.add_argument("--bpp", type=_positive(float),
                         help="keep the most iterations that fit in B bits per pixel")
     args = parser.parse_args(argv)
-    data = read_file(args.input)
+    data = read_bytes(args.input)
     container = file_format.parse(data, args.input)
     k = args.iterations or file_format.iterations_for_bpp(container, args.bpp)
     out = file_format.truncate(data, k, args.input)

@@ -78,18 +78,22 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
         raise UserError(f"{name}: not a readable image ({e.__class__.__name__}: {e})") from None
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as uint8 [H, W, 3]; UserError if missing or unreadable."""
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of a file; UserError (one line) if missing, a directory or unreadable."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise UserError(f"{path}: is a directory, not an image") from None
+        raise UserError(f"{path}: is a directory, not a file") from None
     except OSError as e:
         raise UserError(f"{path}: cannot read ({e.strerror})") from None
-    return decode_image(data, str(path))
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as uint8 [H, W, 3]; UserError if missing or unreadable."""
+    return decode_image(read_bytes(path), str(path))
 
 
 def encode_png(image: np.ndarray, compress_level: int = 6) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,11 +47,14 @@ def build_parser():
     p.add_argument("--iterations", type=int, help="unrolled iterations (default: the config's)")
     p.add_argument("--iteration-weights", type=_floats, metavar="W1,W2,...",
                    help="loss weight of each iteration (default: all 1)")
-    p.add_argument("--lr", type=float, default=d["lr"].default, help="Adam learning rate")
-    p.add_argument("--lr-schedule", choices=SCHEDULES, default=d["lr_schedule"].default)
+    p.add_argument("--lr", type=float,
+                   help=f"Adam learning rate (default {d['lr'].default}; a resumed run: its own)")
+    p.add_argument("--lr-schedule", choices=SCHEDULES,
+                   help=f"default {d['lr_schedule'].default}; a resumed run: its own")
     p.add_argument("--lr-decay-steps", type=int,
                    help="exponential: steps per decay by --lr-decay-rate (default steps/4)")
-    p.add_argument("--lr-decay-rate", type=float, default=d["lr_decay_rate"].default)
+    p.add_argument("--lr-decay-rate", type=float,
+                   help=f"default {d['lr_decay_rate'].default}; a resumed run: its own")
     p.add_argument("--clip-norm", type=float, default=d["clip_norm"].default,
                    help="clip the global gradient norm (0: off)")
     p.add_argument("--xla", action="store_true", help="compile the step with XLA")
@@ -86,9 +90,24 @@ def build_parser():
     return p
 
 
+LR_OPTIONS = ("lr", "lr_schedule", "lr_decay_steps", "lr_decay_rate")
+
+
 def parse_options(argv: Sequence[str]) -> TrainOptions:
+    """Options from flags. The learning-rate flags not given keep a resumed run's values (its
+    `run.json`), else the defaults: a resume must not silently change the schedule."""
     args = vars(build_parser().parse_args(list(argv)))
     args["data"] = tuple(args["data"])
+    run_file = Path(args["run_dir"]) / "run.json"
+    before = {}
+    if args["resume"] and run_file.is_file():
+        try:
+            before = json.loads(run_file.read_text()).get("options", {})
+        except (OSError, ValueError):
+            before = {}  # the trainer reports an unreadable run.json
+    for key in LR_OPTIONS:
+        if args[key] is None:
+            args[key] = before.get(key, TrainOptions.__dataclass_fields__[key].default)
     return TrainOptions(**args)
 
 
