@@ -27,6 +27,7 @@ from tfrnn import file_format
 from tfrnn.atomic import write_bytes
 from tfrnn.cli import ArgumentParser
 from tfrnn.errors import UserError
+from tfrnn.images import read_bytes
 
 
 class Server:
@@ -83,15 +84,6 @@ def unb64(value: Any, what: str) -> bytes:
         return base64.b64decode(value["b64"])
     except (KeyError, TypeError, ValueError):
         raise UserError(f"server answer: {what} is not base64 bytes") from None
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: is a directory") from None
 
 
 def _model_id(fingerprint: Any) -> bytes:
@@ -154,7 +146,7 @@ def main(argv: Sequence[str]) -> int:
                         help="seconds to wait for one answer (default: %(default)s)")
     args = parser.parse_args(argv)
     server = Server(args.server, args.name, args.version, args.timeout)
-    data = _read(args.input)
+    data = read_bytes(args.input)
     if args.action == "compress":
         iterations = 8 if args.iterations is None else args.iterations
         result = compress(server, data, iterations)
