@@ -25,7 +25,7 @@ import keras
 
 from tfrnn.atomic import atomic_path
 from tfrnn.errors import UserError
-from tfrnn.model import RecurrentCodec
+from tfrnn.model import RecurrentCodec, hash_weights
 
 FORMAT = "tfrnn-model"
 VERSION = 1
@@ -46,9 +46,7 @@ class Bundle:
         """SHA-256 (hex) over the codec's and the context model's weights."""
         h = hashlib.sha256(self.codec.fingerprint().encode())
         if self.context_model is not None:
-            for w in self.context_model.weights:
-                h.update(w.path.encode())
-                h.update(bytes(memoryview(w.numpy().astype("float32").copy())))
+            hash_weights(h, self.context_model.weights)
         return h.hexdigest()
 
 

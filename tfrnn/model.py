@@ -26,6 +26,13 @@ from tfrnn.configs import CodecConfig, get_config
 from tfrnn.networks import build_networks
 
 
+def hash_weights(h, weights) -> None:
+    """Feed each weight's path and float32 bytes, in order, to the hash object `h`."""
+    for w in weights:
+        h.update(w.path.encode())
+        h.update(np.ascontiguousarray(np.asarray(w.numpy(), dtype=np.float32)).tobytes())
+
+
 @keras.saving.register_keras_serializable(package="tfrnn")
 class RecurrentCodec(keras.Model):
     """A progressive image codec defined by a `CodecConfig` (or its name or dict)."""
@@ -189,9 +196,7 @@ class RecurrentCodec(keras.Model):
     def fingerprint(self) -> str:
         """SHA-256 (hex) of the configuration and every weight: identifies a trained model."""
         h = hashlib.sha256(json.dumps(self.codec_config.to_dict(), sort_keys=True).encode())
-        for w in self.weights:
-            h.update(w.path.encode())
-            h.update(np.ascontiguousarray(np.asarray(w.numpy(), dtype=np.float32)).tobytes())
+        hash_weights(h, self.weights)
         return h.hexdigest()
 
     def get_config(self):
