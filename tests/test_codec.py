@@ -332,3 +332,34 @@ def test_bench_entropy(capsys, tmp_path, pngs, bundle_dirs):
         assert result["bits_exact"] is True
         assert set(result["saving_vs_raw"]) == {"1", "3"}
         assert result["decode_split_s_per_image"]["range_coding"] > 0
+
+
+def test_cli_release_float16(capsys, tmp_path, bundle_dirs, codecs, crops):
+    """A float16 release is about half the size, loads back with a matching fingerprint, and
+    codes like the original model with its weights rounded to float16."""
+    import h5py
+
+    source = bundle_dirs["checkerboard"]
+    code, out, err = _run(capsys, "release", source, tmp_path / "rel", "--float16")
+    assert code == 0 and not err and "fingerprint" in out
+    sizes = {d: sum(f.stat().st_size for f in d.glob("*.weights.h5"))
+             for d in (source, tmp_path / "rel")}
+    assert sizes[tmp_path / "rel"] < 0.6 * sizes[source]
+    with h5py.File(tmp_path / "rel" / "codec.weights.h5") as f:
+        dtypes = set()
+        f.visititems(lambda _, o: dtypes.add(o.dtype) if isinstance(o, h5py.Dataset) else None)
+    assert dtypes == {np.dtype(np.float16)}
+    released = load_codec(tmp_path / "rel")
+    original = codecs["checkerboard"]
+    assert released.bundle.fingerprint != original.bundle.fingerprint
+    for a, b in zip(released.model.weights, original.model.weights, strict=True):
+        np.testing.assert_array_equal(
+            a.numpy(), np.asarray(b.numpy(), np.float16).astype(np.float32))
+    image = crops["medium"]
+    data = released.compress(image)
+    np.testing.assert_array_equal(released.decompress(data),
+                                  released.compress_progressive(image)[1][-1])
+    assert released.decompress(data).shape == image.shape
+    code, _, err = _run(capsys, "release", tmp_path / "missing", tmp_path / "x")
+    assert code == 2 and err.count("\n") == 1 and "no such model" in err
+    assert not (tmp_path / "x").exists()

@@ -8,6 +8,8 @@ Layout of a bundle directory (written atomically)::
     codec.weights.h5      the RecurrentCodec weights
     context.weights.h5    the context model weights (if any)
 
+Weights are stored as float32, or as float16 for a release (`tfrnn release --float16`: half the
+size; the weights are rounded first, so the fingerprint is that of what is loaded back).
 `load_bundle` also accepts a training run directory (it reads its `model/` bundle) and the name
 of a shipped pretrained model. The fingerprint identifies the weights in compressed files.
 """
@@ -17,11 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import h5py
 import keras
+import numpy as np
 
 from tfrnn.atomic import atomic_path
 from tfrnn.errors import UserError
@@ -50,9 +55,40 @@ class Bundle:
         return h.hexdigest()
 
 
-def save_bundle(path: str | os.PathLike, bundle: Bundle) -> Path:
-    """Write `bundle` to directory `path` atomically (replacing an older bundle there)."""
+def round_to_float16(bundle: Bundle) -> None:
+    """Round every weight of `bundle` to the nearest float16 value, in place."""
+    models = [bundle.codec] + ([bundle.context_model] if bundle.context_model is not None else [])
+    for model in models:
+        for variable in model.weights:
+            variable.assign(np.asarray(variable.numpy(), np.float16).astype(np.float32))
+
+
+def _store_float16(path: Path) -> None:
+    """Rewrite the Keras weights file `path` with float16 datasets (Keras casts them back)."""
+    half = path.with_name(path.name + ".half")
+    with h5py.File(path, "r") as src, h5py.File(half, "w") as dst:
+        def copy(name: str, obj: h5py.Group | h5py.Dataset) -> None:
+            if isinstance(obj, h5py.Dataset):
+                data = obj[()]
+                dst.create_dataset(name, data=data.astype(np.float16)
+                                   if data.dtype == np.float32 else data)
+            else:
+                dst.require_group(name)
+            dst[name].attrs.update(obj.attrs)
+
+        dst.attrs.update(src.attrs)
+        src.visititems(copy)
+    os.replace(half, path)
+
+
+def save_bundle(path: str | os.PathLike, bundle: Bundle, float16: bool = False) -> Path:
+    """Write `bundle` to directory `path` atomically (replacing an older bundle there).
+
+    `float16` rounds the weights in place (`round_to_float16`) and stores them in half precision.
+    """
     path = Path(path)
+    if float16:
+        round_to_float16(bundle)
     manifest = {
         "format": FORMAT, "version": VERSION,
         "config": bundle.codec.codec_config.to_dict(),
@@ -60,12 +96,18 @@ def save_bundle(path: str | os.PathLike, bundle: Bundle) -> Path:
                           if bundle.context_model is not None else None),
         "fingerprint": bundle.fingerprint,
         "metadata": bundle.metadata,
+        "weights_dtype": "float16" if float16 else "float32",
     }
     with atomic_path(path) as tmp:
         tmp.mkdir()
-        bundle.codec.save_weights(tmp / "codec.weights.h5")
+        files = [tmp / "codec.weights.h5"]
+        bundle.codec.save_weights(files[0])
         if bundle.context_model is not None:
-            bundle.context_model.save_weights(tmp / "context.weights.h5")
+            files.append(tmp / "context.weights.h5")
+            bundle.context_model.save_weights(files[1])
+        if float16:
+            for file in files:
+                _store_float16(file)
         (tmp / "model.json").write_text(json.dumps(manifest, indent=2))
     return path
 
@@ -107,3 +149,20 @@ def load_bundle(path_or_name: str | os.PathLike, with_context: bool = True) -> B
     if with_context and bundle.fingerprint != manifest.get("fingerprint"):
         raise UserError(f"{path}: weights do not match the fingerprint in model.json")
     return bundle
+
+
+def release_main(argv: Sequence[str]) -> int:
+    """`tfrnn release`: copy a trained model into a bundle to ship (optionally float16)."""
+    from tfrnn.cli import ArgumentParser
+
+    parser = ArgumentParser(prog="tfrnn release", description=release_main.__doc__)
+    parser.add_argument("model", help="a bundle, a training run directory or a pretrained name")
+    parser.add_argument("out", help="the bundle directory to write (replaced if it exists)")
+    parser.add_argument("--float16", action="store_true",
+                        help="store the weights in half precision (half the size; rounds them)")
+    args = parser.parse_args(argv)
+    bundle = load_bundle(args.model)
+    out = save_bundle(args.out, bundle, float16=args.float16)
+    size = sum(f.stat().st_size for f in out.iterdir())
+    print(f"{out}: {size / 1e6:.1f} MB, fingerprint {bundle.fingerprint}")
+    return 0

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "configs": ("tfrnn.configs:main", "list the named model configurations"),
     "prepare": ("data_prep.cli:main", "mine high-entropy 32x32 tiles into sharded TFRecords"),
     "train": ("tfrnn.training.cli:main", "train a codec (and its entropy model)"),
+    "release": ("tfrnn.bundle:release_main", "copy a trained model into a bundle to ship"),
     "export": ("export.cli:main", "export a SavedModel for TensorFlow Serving"),
     "client": ("export.client:main", "compress/decompress through a running TF Serving (REST)"),
     "compress": ("tfrnn.codec_cli:compress_main", "compress images to .tfrnn files"),
