@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -43,6 +47,46 @@ def test_binarizer_inference_is_sign_and_training_is_unbiased():
     assert set(np.unique(sample.numpy())) == {-1.0, 1.0}
     assert abs(float(tf.reduce_mean(sample)) - 0.4) < 0.01  # E[b] = x
     np.testing.assert_array_equal(tape.gradient(sample, values).numpy(), 1.0)  # straight through
+
+
+REPLICA_NOISE = """
+import sys
+import numpy as np
+import tensorflow as tf
+import os
+import subprocess
+import sys
+
+import keras
+from tfrnn.binarizer import binarize
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    generator = keras.random.SeedGenerator(7)
+x = tf.zeros((4096,))
+
+@tf.function
+def step():
+    return strategy.run(lambda: binarize(x, training=True, seed_generator=generator))
+
+a, b = (t.numpy() for t in strategy.experimental_local_results(step()))
+assert set(np.unique(a)) == set(np.unique(b)) == {-1.0, 1.0}
+print("agree", float(np.mean(a == b)))
+"""
+
+
+def test_replicas_draw_independent_binarizer_noise():
+    """Under MirroredStrategy (2 logical CPUs) the replicas' samples of the same input differ:
+    about half of the bits agree, as for independent draws (all of them would if they shared a
+    stream)."""
+    result = subprocess.run([sys.executable, "-c", REPLICA_NOISE], capture_output=True,
+                            text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr
+    agree = float(result.stdout.split("agree")[-1])
+    assert 0.45 < agree < 0.55
 
 
 def test_determinism_same_weights_same_codes(tiny):

@@ -2,20 +2,34 @@
 
 Training: stochastic, +1 with probability (1 + x)/2 else −1, the gradient passed straight
 through (the expectation of the sample is x). Inference: sign(x), with sign(0) = +1 so that
-every output is exactly ±1.
+every output is exactly ±1. Under a `tf.distribute` strategy each replica draws its own noise
+(the replica id is mixed into the seed), so replicas' samples are independent.
 """
 
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import ops
+
+
+def _replica_seed(seed_generator: keras.random.SeedGenerator) -> tf.Tensor:
+    """The generator's next seed with this replica's id added to its first half (int32[2])."""
+    context = tf.distribute.get_replica_context()
+    replica = 0 if context is None else context.replica_id_in_sync_group
+    seed = seed_generator.next() + tf.cast(tf.stack([replica, 0]), "int64")
+    return tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
 
 
 def binarize(x, training: bool, seed_generator: keras.random.SeedGenerator | None = None):
     """Map x in [−1, 1] to {−1, +1}: stochastic with a straight-through gradient if training."""
     if not training:
         return ops.where(x >= 0, ops.ones_like(x), -ops.ones_like(x))
-    noise = keras.random.uniform(ops.shape(x), dtype=x.dtype, seed=seed_generator)
+    if seed_generator is None:
+        noise = keras.random.uniform(ops.shape(x), dtype=x.dtype)
+    else:
+        noise = tf.random.stateless_uniform(ops.shape(x), _replica_seed(seed_generator),
+                                            dtype=x.dtype)
     sample = ops.where(noise < (1.0 + x) / 2.0, ops.ones_like(x), -ops.ones_like(x))
     return x + ops.stop_gradient(sample - x)
 
