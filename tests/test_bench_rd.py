@@ -96,6 +96,12 @@ def test_bad_arguments(small_dir, tmp_path):
         rd.main(["--images", str(tmp_path / "missing")])
 
 
+def test_model_result_ids_do_not_collide():
+    assert rd.model_result_id(None) == rd.model_result_id("default") == "tfrnn-default"
+    assert rd.model_result_id("runs/mine") == rd.model_result_id("runs/mine/model") == "tfrnn-mine"
+    assert rd.model_result_id("runs/a b/") == "tfrnn-a-b"
+
+
 def test_tfrnn_model_by_truncation(small_dir, tmp_path):
     pytest.importorskip("tfrnn.codec")
     import tensorflow as tf
@@ -118,7 +124,9 @@ def test_tfrnn_model_by_truncation(small_dir, tmp_path):
     out = tmp_path / "out"
     assert rd.main(["--images", str(small_dir), "--codecs", "none", "--model", model,
                     "--iterations", "1,2", "--jobs", "1", "--out", str(out)]) == 0
-    res = read_results(out / "tfrnn.json")["results"]
+    doc = read_results(out / "tfrnn-bundle.json")
+    res = doc["results"]
+    assert doc["id"] == "tfrnn-bundle"
     assert res["iterations"] == [1, 2] and res["bpp"][0] < res["bpp"][1]
     with pytest.raises(UserError, match="--iterations"):
         rd.main(["--images", str(small_dir), "--model", model, "--iterations", "0,99"])

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -38,7 +39,6 @@ from tfrnn.bench.results import shared_path, write_results
 from tfrnn.errors import UserError
 from tfrnn.images import list_images, load_image
 
-MODEL_ID = "tfrnn"
 AVERAGING = (
     "Each entry is the mean over images at one {setting} (the convention of the published Kodak "
     "curves): bpp = mean over images of file size in bits / pixels; psnr-rgb, psnr-hvs, "
@@ -83,6 +83,14 @@ def load_model(model: str | None) -> Any:
     except ImportError as e:
         raise UserError(f"--model: the tfrnn codec is not available ({e})") from None
     return load_codec(model or None)
+
+
+def model_result_id(model: str | None) -> str:
+    """`tfrnn-NAME`, the id and file name of a model's results: NAME is the pretrained name or
+    the model folder's name (the run's for `RUN/model`), so two models' results never collide."""
+    path = Path(model or "default")
+    name = path.parent.name if path.name == "model" and path.parent.name else path.name
+    return "tfrnn-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", name) or "model")
 
 
 def model_sweep(model: str | None, image: np.ndarray, iterations: Sequence[int]) -> list[Trial]:
@@ -136,8 +144,8 @@ def evaluate_image(job: Job) -> ImageResult:
         (cid, functools.partial(classic.sweep, classic.CODECS[cid], image, settings))
         for cid, settings in job.codecs]
     if job.iterations:
-        sources.append((MODEL_ID, functools.partial(model_sweep, job.model, image,
-                                                    job.iterations)))
+        sweep = functools.partial(model_sweep, job.model, image, job.iterations)
+        sources.append((model_result_id(job.model), sweep))
     for source_id, run in sources:
         try:
             result.rows[source_id] = trial_rows(image, run())
@@ -271,7 +279,7 @@ def main(argv: list[str]) -> int:
                  "save_options": [classic.CODECS[cid].options(q) for q in s]})
                for cid, s in codec_settings.items()]
     if iterations:
-        sources.append((MODEL_ID, model_name, "iterations", iterations,
+        sources.append((model_result_id(args.model), model_name, "iterations", iterations,
                         {"model": args.model or "default", "encoding_time_note":
                          "one compression at max iterations, shared by every point"}))
     failed = []
