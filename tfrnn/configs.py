@@ -94,8 +94,8 @@ class CodecConfig:
         return dataclasses.replace(self, **changes)
 
 
-def _reference(name: str, cell: str, framework: str, width: float, description: str
-               ) -> CodecConfig:
+def reference_config(name: str, cell: str, framework: str, width: float,
+                     description: str) -> CodecConfig:
     """The reference layer table, with every width multiplied by `width`."""
 
     def w(n: int) -> int:
@@ -117,15 +117,15 @@ def _build_registry() -> dict[str, CodecConfig]:
     for cell in CELL_TYPES:
         for framework in FRAMEWORKS:
             name = f"paper-{cell}-{framework}"
-            configs[name] = _reference(
+            configs[name] = reference_config(
                 name, cell, framework, 1.0,
                 f"Toderici 2017 reference table, {cell} cells, {framework} (GPU size)")
             name = f"cpu-{cell}-{framework}"
-            configs[name] = _reference(
+            configs[name] = reference_config(
                 name, cell, framework, 0.25,
                 f"reference topology at 1/4 width, {cell} cells, {framework} (2-core CPU)")
             name = f"tiny-{cell}-{framework}"
-            configs[name] = _reference(
+            configs[name] = reference_config(
                 name, cell, framework, 1 / 16,
                 f"reference topology at 1/16 width, {cell} cells, {framework} (tests, smoke runs)")
     configs["thumb-fc-lstm"] = CodecConfig(

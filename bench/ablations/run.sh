@@ -12,15 +12,10 @@ mkdir -p "$OUT"
 export TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1
 python - "$OUT/cpu8-lstm-additive.json" <<'PY'
 import json, sys
-from tfrnn.configs import get_config
-c = get_config("cpu-lstm-additive")
-half = lambda s: {**s, "units": s["units"] // 2}
-d = c.to_dict()
-d.update(name="cpu8-lstm-additive", description="reference topology at 1/8 width (ablation)",
-         stem_filters=d["stem_filters"] // 2, decoder_filters=d["decoder_filters"] // 2,
-         gain_filters=d["gain_filters"] // 2,
-         encoder=[half(s) for s in d["encoder"]], decoder=[half(s) for s in d["decoder"]])
-json.dump(d, open(sys.argv[1], "w"), indent=1)
+from tfrnn.configs import reference_config
+c = reference_config("cpu8-lstm-additive", "lstm", "additive", 1 / 8,
+                     "reference topology at 1/8 width (ablation)")
+json.dump(c.to_dict(), open(sys.argv[1], "w"), indent=1)
 PY
 COMMON="--data $TILES --steps $STEPS --batch-size 32 --clip-norm 0.5 --checkpoint-every 300
         --keep 1 --eval-images $KODAK --eval-count 6 --eval-crop 256 --eval-every 300"
