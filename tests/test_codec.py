@@ -331,7 +331,10 @@ def test_bench_entropy(capsys, tmp_path, pngs, bundle_dirs):
     for result in report["context_models"].values():
         assert result["bits_exact"] is True
         assert set(result["saving_vs_raw"]) == {"1", "3"}
-        assert result["decode_split_s_per_image"]["range_coding"] > 0
+        split = result["decode_split_s_per_image"]
+        # Raster range decoding is an estimate (a difference of two timings), floored at 0.
+        assert split["range_coding"] > 0 if result["kind"] == "checkerboard" else \
+            split["range_coding"] >= 0
 
 
 def test_cli_release_float16(capsys, tmp_path, bundle_dirs, codecs, crops):

@@ -1,4 +1,4 @@
-"""The progressive property on a real photo, after a short training run of the CPU config."""
+"""The progressive property on a real photo, after a short training run of the tiny config."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def mean_abs_error(codec: RecurrentCodec, image: np.ndarray) -> list[float]:
 def test_error_falls_with_each_iteration_after_training(astronaut):
     tf.random.set_seed(0)
     keras.utils.set_random_seed(0)
-    codec = RecurrentCodec("cpu-lstm-additive")
+    codec = RecurrentCodec("tiny-lstm-additive")
     train, held_out = astronaut[:, :384], astronaut[128:384, 384:]
     before = mean_abs_error(codec, held_out)
     optimizer = keras.optimizers.Adam(1e-3, clipnorm=0.5)

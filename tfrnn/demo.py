@@ -83,7 +83,7 @@ def main(argv: Sequence[str]) -> int:
     parser = ArgumentParser(prog="tfrnn demo", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("demo_output"),
                         help="where every output goes [demo_output]")
-    parser.add_argument("--steps", type=int, default=300, help="training steps [300]")
+    parser.add_argument("--steps", type=int, default=120, help="training steps [120]")
     parser.add_argument("--quick", action="store_true",
                         help="CI mode: 20 training steps, fewer RD points")
     parser.add_argument("--overwrite", action="store_true",
