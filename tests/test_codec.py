@@ -331,10 +331,11 @@ def test_bench_entropy(capsys, tmp_path, pngs, bundle_dirs):
     for result in report["context_models"].values():
         assert result["bits_exact"] is True
         assert set(result["saving_vs_raw"]) == {"1", "3"}
-        split = result["decode_split_s_per_image"]
-        # Raster range decoding is an estimate (a difference of two timings), floored at 0.
-        assert split["range_coding"] > 0 if result["kind"] == "checkerboard" else \
-            split["range_coding"] >= 0
+        range_s = result["decode_split_s_per_image"]["range_coding"]
+        if result["kind"] == "checkerboard":  # timed on its own
+            assert range_s > 0
+        else:  # raster: a difference of two timings, floored at 0
+            assert range_s >= 0
 
 
 def test_cli_release_float16(capsys, tmp_path, bundle_dirs, codecs, crops):
