@@ -114,6 +114,9 @@ def decompress(server: Server, data: bytes, name: str, iterations: int | None) -
     if header.mode != "raw":
         raise UserError(f"{name}: entropy-coded ({header.mode}); the server decodes raw-mode "
                         "files only: use `tfrnn decompress` with the model")
+    if header.adaptive:
+        raise UserError(f"{name}: spatially adaptive (format version 2); the server decodes "
+                        "version 1 files only: use `tfrnn decompress` with the model")
     stored = container.iterations
     if iterations is not None and not 1 <= iterations <= stored:
         raise UserError(f"--iterations {iterations}: {name} holds 1..{stored}")

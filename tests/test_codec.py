@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfrnn import cli, file_format
+from tfrnn import adaptive, cli, file_format
 from tfrnn.bundle import Bundle, save_bundle
 from tfrnn.codec import Codec, load_codec
 from tfrnn.configs import CellSpec, get_config
@@ -127,6 +127,58 @@ def test_estimated_bits_match_the_file_size(codecs, astronaut, kind):
     if kind == "raster":
         actual = 8 * sum(len(p) for p in file_format.parse(data).payloads)
     assert abs(actual - estimate) < 0.01 * estimate, (actual, estimate)
+
+
+# -- spatially adaptive files ---------------------------------------------------------------------
+
+def median_block_psnr(codec: Codec, image: np.ndarray) -> float:
+    """A block PSNR target that about half of `image`'s blocks reach after one iteration."""
+    model = codec.model
+    x = model.pad(model.to_model_space(image[None]))
+    _, recons = codec.encode(image, 1)
+    mse = model.block_mse(x, model.pad(model.to_model_space(recons[:1])))
+    return float(np.median(10 * np.log10(255.0**2 / np.maximum(mse.numpy(), 1e-9))))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_adaptive_round_trip_truncation_and_stopped_blocks(codecs, crops, mode):
+    codec, image = codecs[mode], crops["medium"]
+    raw = mode == "raw"
+    target = median_block_psnr(codec, image)
+    data, recons = codec.compress_progressive(image, raw=raw, block_psnr=target)
+    container = file_format.parse(data)
+    assert data[8] == 2 and container.header.adaptive and container.header.mode == mode
+    codes, _ = codec.encode(image, ITERATIONS, block_psnr=target)
+    active = adaptive.activity(codes)
+    assert active[0].all() and 0 < active[1].sum() < active[1].size
+    assert np.all(active[1:] <= active[:-1])  # a stopped block never restarts
+    stopped = np.repeat(np.repeat(~active[1], 16, 0), 16, 1)[: image.shape[0], : image.shape[1]]
+    np.testing.assert_array_equal(recons[1][stopped], recons[0][stopped])
+    assert not np.array_equal(recons[1][~stopped], recons[0][~stopped])
+    for k in range(1, container.iterations + 1):
+        np.testing.assert_array_equal(codec.decode_codes(container, k), codes[:k])
+        np.testing.assert_array_equal(codec.decompress(data, iterations=k), recons[k - 1])
+        fewer = codec.compress(image, k, raw=raw, block_psnr=target)
+        assert file_format.truncate(data, k) == fewer
+    assert len(data) < 0.9 * len(codec.compress(image, container.iterations, raw=raw))
+
+
+def test_adaptive_file_ends_when_every_block_has_stopped(codecs, crops):
+    codec = codecs["checkerboard"]
+    data, recons = codec.compress_progressive(crops["small"], block_psnr=1.0)
+    assert file_format.parse(data).iterations == 1 and len(recons) == 1
+
+
+def test_adaptive_maps_refuse_damage():
+    previous = np.array([[True, False, True], [True, True, True]])
+    current = previous & np.array([[True, True, False], [False, True, True]])
+    payload = adaptive.pack_map(previous, current) + b"codes"
+    got, rest = adaptive.split_map(payload, previous)
+    np.testing.assert_array_equal(got, current)
+    assert rest == b"codes"
+    for cut in (payload[:2], payload[: -len(b"codes") - 1]):
+        with pytest.raises(UserError, match="activity map"):
+            adaptive.split_map(cut, previous)
 
 
 # -- bad input ------------------------------------------------------------------------------------
@@ -274,6 +326,17 @@ def test_cli_targets(capsys, tmp_path, pngs, bundle_dirs, codecs, astronaut):
     k = file_format.parse((tmp_path / "q.tfrnn").read_bytes()).iterations
     assert k == int(np.flatnonzero(scores >= target)[0]) + 1
 
+    code, out, err = _run(capsys, "compress", tmp_path / "big.png", "-o", tmp_path / "a.tfrnn",
+                          "--model", model, "--block-psnr", 12)
+    assert code == 0, err
+    data = (tmp_path / "a.tfrnn").read_bytes()
+    assert data == codecs["raw"].compress(image, block_psnr=12.0)
+    code, out, err = _run(capsys, "decompress", tmp_path / "a.tfrnn", "-o", tmp_path / "a.png",
+                          "--model", model)
+    assert code == 0, err
+    np.testing.assert_array_equal(load_image(tmp_path / "a.png"),
+                                  codecs["raw"].decompress(data))
+
 
 @pytest.fixture(scope="session")
 def bad_files(tmp_path_factory, pngs, codecs, coded, crops):
@@ -290,7 +353,7 @@ def bad_files(tmp_path_factory, pngs, codecs, coded, crops):
 
 @pytest.mark.parametrize("case", ["missing", "unreadable", "bad flag", "too many iterations",
                                   "small for quality", "truncated", "foreign", "other model",
-                                  "two targets", "same stem"])
+                                  "two targets", "same stem", "block psnr", "block psnr 0"])
 def test_cli_bad_input_is_one_line_and_no_output(capsys, tmp_path, pngs, bundle_dirs, bad_files,
                                                  case):
     bad = bad_files
@@ -306,6 +369,8 @@ def test_cli_bad_input_is_one_line_and_no_output(capsys, tmp_path, pngs, bundle_
         "other model": ["decompress", bad / "other.tfrnn", "-o", out],
         "two targets": ["truncate", bad / "cut.tfrnn", out, "--iterations", 1, "--bpp", 1],
         "same stem": ["compress", pngs / "small.png", bad / "sub" / "small.png", "-o", out],
+        "block psnr": ["compress", pngs / "small.png", "-o", out, "--block-psnr", 120],
+        "block psnr 0": ["compress", pngs / "small.png", "-o", out, "--block-psnr", 0],
     }[case]
     if argv[0] != "truncate":
         argv += ["--model", bundle_dirs["raw"]]

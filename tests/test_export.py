@@ -564,6 +564,7 @@ def test_client_round_trip(server, photo, reference, bundle, tmp_path, capsys):
     ("unknown_model", "HTTP 404"),
     ("unreachable", "cannot reach"),
     ("not_a_tfrnn_file", "not a tfrnn file"),
+    ("adaptive_file", "spatially adaptive (format version 2)"),
     ("missing_input", "no such file"),
 ])
 def test_client_errors_are_one_line(case, message, server, tmp_path, capsys):
@@ -581,6 +582,10 @@ def test_client_errors_are_one_line(case, message, server, tmp_path, capsys):
         url = "http://127.0.0.1:9"
     elif case == "not_a_tfrnn_file":
         action = "decompress"
+    elif case == "adaptive_file":
+        action, source = "decompress", tmp_path / "a.tfrnn"
+        source.write_bytes(file_format.write(
+            file_format.Header("raw", bytes(16), 16, 16, adaptive=True), [bytes(4)]))
     elif case == "missing_input":
         source = tmp_path / "absent.png"
     argv = [action, "--server", url, "--name", name, str(source), str(tmp_path / "out")]

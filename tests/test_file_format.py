@@ -80,16 +80,24 @@ def test_header_only_file_is_rejected(data):
         file_format.parse(data[:HEADER_BYTES])
 
 
-def _with_header(version: int = file_format.VERSION, mode: int = 1, height: int = 48) -> bytes:
+def _with_header(version: int = 1, mode: int = 1, height: int = 48) -> bytes:
     import zlib
 
     head = struct.pack(">8sBB16sII", file_format.MAGIC, version, mode, bytes(16), height, 64)
     return head + struct.pack(">I", zlib.crc32(head))
 
 
+def test_version_2_is_the_spatially_adaptive_layout(data):
+    adaptive = Header("raw", bytes(16), height=48, width=64, adaptive=True)
+    written = file_format.write(adaptive, PAYLOADS)
+    assert data[8] == 1 and written[8] == 2
+    assert file_format.parse(written).header == adaptive
+    assert file_format.parse(data).header.adaptive is False
+
+
 def test_unknown_version_mode_and_zero_size():
-    with pytest.raises(UserError, match="format version 2"):
-        file_format.parse(_with_header(version=2))
+    with pytest.raises(UserError, match="format version 3; this tfrnn reads versions 1, 2"):
+        file_format.parse(_with_header(version=3))
     with pytest.raises(UserError, match="invalid header"):
         file_format.parse(_with_header(mode=9))
     with pytest.raises(UserError, match="invalid header"):

@@ -4,6 +4,7 @@
 run directory, or a shipped pretrained name; `DEFAULT_MODEL` if None) and returns a `Codec`:
 
     codec.compress(image, iterations=K) -> bytes       # uint8 [H, W, 3], any size
+    codec.compress(image, block_psnr=P) -> bytes       # spatially adaptive (`tfrnn.adaptive`)
     codec.decompress(data, iterations=None) -> uint8 [H, W, 3]
 
 Files are entropy-coded with the bundle's context model when it has one (raw bits otherwise,
@@ -21,7 +22,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfrnn import file_format
+from tfrnn import adaptive, file_format
 from tfrnn.bundle import PRETRAINED_DIR, Bundle, load_bundle
 from tfrnn.errors import UserError
 from tfrnn.range_coding import EntropyCoder, pack_bits, unpack_bits
@@ -61,8 +62,9 @@ class Codec:
         images = tf.TensorSpec((None, None, None, 3), tf.uint8)
         scalar = tf.TensorSpec((), tf.int32)
         self._encode = tf.function(
-            lambda x, k: self.model.encode(x, k, return_reconstructions=True),
-            input_signature=[images, scalar])
+            lambda x, k, stop: self.model.encode(x, k, return_reconstructions=True,
+                                                 stop_mse=stop),
+            input_signature=[images, scalar, tf.TensorSpec((), tf.float32)])
         self._decode = tf.function(
             self.model.decode,
             input_signature=[tf.TensorSpec((None, None, None, None, self.bits), tf.float32),
@@ -83,36 +85,58 @@ class Codec:
 
     # -- compress ---------------------------------------------------------------------------
 
-    def encode(self, image: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
-        """Codes ±1 [T, h, w, bits] and the reconstruction after each iteration [T, H, W, 3]."""
+    def encode(self, image: np.ndarray, iterations: int,
+               block_psnr: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Codes [T, h, w, bits] and the reconstruction after each iteration [T, H, W, 3].
+
+        Codes are ±1; with `block_psnr`, a block stops once it reaches that PSNR (dB) and its
+        later codes are 0; T then ends at the last iteration that still codes a block.
+        """
         image = np.asarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
             raise UserError(f"expected a uint8 [H, W, 3] image, got {image.dtype} "
                             f"{list(image.shape)}")
-        codes, recons = self._encode(image[None], self._check_iterations(iterations))
-        return codes.numpy()[:, 0], recons.numpy()[:, 0]
+        if block_psnr is not None and not 0 < block_psnr < 100:
+            raise UserError(f"block PSNR must be between 0 and 100 dB, not {block_psnr}")
+        stop = 0.0 if block_psnr is None else adaptive.stop_mse(block_psnr)
+        codes, recons = self._encode(image[None], self._check_iterations(iterations), stop)
+        codes, recons = codes.numpy()[:, 0], recons.numpy()[:, 0]
+        k = adaptive.used_iterations(codes)
+        return codes[:k], recons[:k]
 
-    def payloads(self, codes: np.ndarray, mode: str) -> list[bytes]:
-        """One payload per iteration of codes [T, h, w, bits] in `mode`."""
+    def payloads(self, codes: np.ndarray, mode: str, adaptive_map: bool = False) -> list[bytes]:
+        """One payload per iteration of codes [T, h, w, bits] in `mode`; with `adaptive_map`,
+        the layout of spatially adaptive files (`tfrnn.adaptive`)."""
         if mode == "raw":
-            return [pack_bits(bits) for bits in codes]
-        return self.entropy_coder.encode(codes)
+            active = adaptive.activity(codes)
+            bodies = [pack_bits(bits[cells]) for bits, cells in zip(codes, active, strict=True)]
+        else:
+            bodies = self.entropy_coder.encode(codes)
+        if not adaptive_map:
+            return bodies
+        active = adaptive.activity(codes)
+        return [bodies[0]] + [adaptive.pack_map(active[t - 1], active[t]) + bodies[t]
+                              for t in range(1, len(bodies))]
 
     def compress_progressive(self, image: np.ndarray, iterations: int | None = None,
-                             raw: bool = False) -> tuple[bytes, np.ndarray]:
+                             raw: bool = False, block_psnr: float | None = None,
+                             ) -> tuple[bytes, np.ndarray]:
         """The file with `iterations` (default: all) and the reconstruction after each
         iteration [T, H, W, 3]: `file_format.truncate` gives any lower rate without re-encoding.
+        With `block_psnr` (dB), a spatially adaptive file (format version 2).
         """
         codes, recons = self.encode(
-            image, self.max_iterations if iterations is None else iterations)
+            image, self.max_iterations if iterations is None else iterations, block_psnr)
         mode = self._mode(raw)
-        header = file_format.Header(mode, self.model_id(mode), image.shape[0], image.shape[1])
-        return file_format.write(header, self.payloads(codes, mode)), recons
+        adaptive_map = block_psnr is not None
+        header = file_format.Header(mode, self.model_id(mode), image.shape[0], image.shape[1],
+                                    adaptive_map)
+        return file_format.write(header, self.payloads(codes, mode, adaptive_map)), recons
 
     def compress(self, image: np.ndarray, iterations: int | None = None,
-                 raw: bool = False) -> bytes:
+                 raw: bool = False, block_psnr: float | None = None) -> bytes:
         """A `.tfrnn` file of a uint8 [H, W, 3] image with `iterations` (default: all)."""
-        return self.compress_progressive(image, iterations, raw)[0]
+        return self.compress_progressive(image, iterations, raw, block_psnr)[0]
 
     # -- decompress -------------------------------------------------------------------------
 
@@ -129,16 +153,25 @@ class Codec:
                             f"), not by {self.name} (id {self.model_id(mode).hex()})")
 
     def decode_codes(self, container: file_format.Container, iterations: int) -> np.ndarray:
-        """Codes ±1 [iterations, h, w, bits] from a checked container."""
+        """Codes [iterations, h, w, bits] from a checked container (±1; 0 where stopped)."""
         header = container.header
         _, h, w, bits = self.model.code_shape(1, header.height, header.width)
-        payloads = container.payloads[:iterations]
-        if header.mode == "raw":
+        payloads = list(container.payloads[:iterations])
+        active = np.ones((len(payloads), h, w), bool)
+        for t in range(1, len(payloads) if header.adaptive else 0):
             try:
-                return np.stack([unpack_bits(p, (h, w, bits)) for p in payloads])
+                active[t], payloads[t] = adaptive.split_map(payloads[t], active[t - 1])
             except UserError as e:
-                raise UserError(f"{e} (not made by this model?)") from None
-        return self.entropy_coder.decode(list(payloads), h, w)
+                raise UserError(f"iteration {t + 1}: {e}") from None
+        if header.mode != "raw":
+            return self.entropy_coder.decode(payloads, h, w, active)
+        codes = np.zeros((len(payloads), h, w, bits), np.float32)
+        for t, payload in enumerate(payloads):
+            try:
+                codes[t][active[t]] = unpack_bits(payload, (int(active[t].sum()), bits))
+            except UserError as e:
+                raise UserError(f"iteration {t + 1}: {e} (not made by this model?)") from None
+        return codes
 
     def decompress(self, data: bytes | file_format.Container, iterations: int | None = None,
                    name: str = "file") -> np.ndarray:

@@ -111,6 +111,9 @@ def compress_main(argv: list[str]) -> int:
                         help="the most iterations whose file fits in B bits per pixel")
     target.add_argument("--quality", type=_quality,
                         help="the fewest iterations reaching this MS-SSIM (e.g. 0.95)")
+    parser.add_argument("--block-psnr", type=_positive(float), metavar="DB",
+                        help="spatially adaptive: each 16x16 block stops once it reaches DB dB "
+                        "PSNR, so busy blocks get more iterations (format version 2)")
     parser.add_argument("--raw", action="store_true", help="pack bits, no entropy coding")
     parser.add_argument("--verbose", action="store_true", help="also print PSNR and MS-SSIM")
     args = parser.parse_args(argv)
@@ -129,7 +132,8 @@ def compress_main(argv: list[str]) -> int:
     if args.raw is False and codec.entropy_coder is None:
         print(f"note: model {codec.name} has no context model; writing raw bits")
     for src, dst, image in zip(args.inputs, outputs, images, strict=True):
-        data, recons = codec.compress_progressive(image, args.iterations, raw=args.raw)
+        data, recons = codec.compress_progressive(image, args.iterations, raw=args.raw,
+                                                  block_psnr=args.block_psnr)
         container = file_format.parse(data)
         k, note = _pick_iterations(args, container, image, recons)
         data = file_format.truncate(data, k)

@@ -14,6 +14,8 @@ iteration t never depends on later ones), byte for byte the file that compressin
 many iterations gives. A file that ends inside a chunk is reported as truncated; a damaged
 byte fails a CRC; a file with no chunk is rejected.
 
+Version 1 files code every cell in every iteration; version 2 files are spatially adaptive
+(chunks 2.. start with an activity map, `tfrnn.adaptive`); the container is the same.
 Only this module reads or writes the container; it needs no model (`tfrnn truncate` is fast).
 """
 
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from tfrnn.errors import UserError
 
 MAGIC = b"\x89TFRNN\r\n"
-VERSION = 1
+VERSIONS = (1, 2)  # 2: spatially adaptive payloads
 MODES = ("raw", "checkerboard", "raster")  # u8 code = position in this tuple
 MODEL_ID_BYTES = 16
 MAX_ITERATIONS = 255
@@ -40,12 +42,14 @@ CHUNK_OVERHEAD = _CHUNK.size + _CRC.size
 
 @dataclass(frozen=True)
 class Header:
-    """What a decoder needs besides the chunks: coding mode, model id and image size."""
+    """What a decoder needs besides the chunks: coding mode, model id, image size, and
+    whether the payloads are spatially adaptive (format version 2)."""
 
     mode: str
     model_id: bytes
     height: int
     width: int
+    adaptive: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,8 @@ def write(header: Header, payloads: list[bytes] | tuple[bytes, ...]) -> bytes:
         raise ValueError(f"model id must be {MODEL_ID_BYTES} bytes")
     if not 1 <= len(payloads) <= MAX_ITERATIONS:
         raise ValueError(f"a file holds 1 to {MAX_ITERATIONS} iterations, not {len(payloads)}")
-    head = _HEADER.pack(MAGIC, VERSION, MODES.index(header.mode), header.model_id,
+    version = VERSIONS[1] if header.adaptive else VERSIONS[0]
+    head = _HEADER.pack(MAGIC, version, MODES.index(header.mode), header.model_id,
                         header.height, header.width)
     parts = [head, _CRC.pack(zlib.crc32(head))]
     for t, payload in enumerate(payloads):
@@ -103,8 +108,9 @@ def parse(data: bytes, name: str = "file") -> Container:
     (crc,) = _CRC.unpack_from(data, _HEADER.size)
     if crc != zlib.crc32(data[: _HEADER.size]):
         raise UserError(f"{name}: damaged header (checksum mismatch)")
-    if version != VERSION:
-        raise UserError(f"{name}: format version {version}; this tfrnn reads version {VERSION}")
+    if version not in VERSIONS:
+        raise UserError(f"{name}: format version {version}; this tfrnn reads versions "
+                        f"{', '.join(map(str, VERSIONS))}")
     if mode >= len(MODES) or height == 0 or width == 0:
         raise UserError(f"{name}: invalid header (mode {mode}, size {width}x{height})")
     payloads, offset = [], HEADER_BYTES
@@ -126,7 +132,8 @@ def parse(data: bytes, name: str = "file") -> Container:
         offset = end
     if not payloads:
         raise UserError(f"{name}: no iterations (the file holds only a header)")
-    return Container(Header(MODES[mode], model_id, height, width), tuple(payloads))
+    return Container(Header(MODES[mode], model_id, height, width, version == VERSIONS[1]),
+                     tuple(payloads))
 
 
 def truncate(data: bytes, iterations: int, name: str = "file") -> bytes:

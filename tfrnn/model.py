@@ -7,6 +7,15 @@ r_{t−1}·g_t and the decoder adds D_t(b_t)/g_t, with g_t = G(x̂_{t−1}) comp
 E and D are recurrent, their states carried across iterations, so one trained network serves
 every iteration count (variable rate without retraining).
 
+Spatially adaptive rate (Toderici 2016 notes that a convolutional codec can spend more
+iterations where the image is busy; Johnston et al. 2018 do it as "spatially adaptive bit
+rates"): at inference a code cell (one stride × stride block) may
+stop. A stopped cell's codes are 0 instead of ±1, and `decode_step` keeps the reconstruction
+of every block whose codes are all 0, so the decoder reads the stop map from the codes
+themselves. `encode` with `stop_mse` > 0 stops a block after the iteration that brings its mean
+squared error (uint8 scale) below `stop_mse`; with 0 (the default) every block runs every
+iteration and the codes are exactly the non-adaptive ones.
+
 Pixels enter as uint8 RGB and are mapped to [−0.5, 0.5]. Any H×W works: the image is padded
 (edge replication) to a multiple of the total stride and the output is cropped back.
 """
@@ -85,19 +94,29 @@ class RecurrentCodec(keras.Model):
     # -- one iteration ------------------------------------------------------------------------
 
     def decode_step(self, bits, reconstruction, states, gain=None):
-        """x̂_t from b_t and x̂_{t−1} (the framework's update); returns (x̂_t, states)."""
+        """x̂_t from b_t and x̂_{t−1} (the framework's update); returns (x̂_t, states).
+
+        Blocks whose codes are all 0 (stopped, see the module docstring) keep x̂_{t−1}.
+        """
         out, states = self.decoder(bits, states)
         framework = self.codec_config.framework
-        if framework == "one-shot":
-            return out, states
         if framework == "residual-scaling":
             if gain is None:
                 gain = self.gain(reconstruction)
             out = out / gain
-        return reconstruction + out, states
+        if framework != "one-shot":
+            out = reconstruction + out
+        s = self.stride
+        active = ops.any(ops.not_equal(bits, 0), axis=-1, keepdims=True)
+        active = ops.repeat(ops.repeat(active, s, axis=1), s, axis=2)
+        return ops.where(active, out, reconstruction), states
 
-    def step(self, x, reconstruction, enc_states, dec_states, training: bool = False):
-        """One full iteration: returns (b_t, x̂_t, encoder states, decoder states)."""
+    def step(self, x, reconstruction, enc_states, dec_states, training: bool = False,
+             active=None):
+        """One full iteration: returns (b_t, x̂_t, encoder states, decoder states).
+
+        `active` (1 or 0 per code cell, [B, h, w, 1]) zeroes the codes of stopped cells.
+        """
         residual = x - reconstruction
         gain = None
         if self.gain is not None:
@@ -105,8 +124,17 @@ class RecurrentCodec(keras.Model):
             residual = residual * gain
         features, enc_states = self.encoder(residual, enc_states)
         bits = self.binarizer(features, training=training)
+        if active is not None:
+            bits = bits * active
         reconstruction, dec_states = self.decode_step(bits, reconstruction, dec_states, gain)
         return bits, reconstruction, enc_states, dec_states
+
+    def block_mse(self, x, reconstruction):
+        """Mean squared error (uint8 scale, over RGB) of each code cell's block: [B, h, w, 1]."""
+        error = tf.square(tf.cast(self.to_uint8(reconstruction), tf.float32)
+                          - tf.cast(self.to_uint8(x), tf.float32))
+        error = tf.reduce_mean(error, axis=-1, keepdims=True)
+        return tf.nn.avg_pool2d(error, self.stride, self.stride, "VALID")
 
     def _initial(self, x):
         shape = tf.shape(x)
@@ -135,31 +163,36 @@ class RecurrentCodec(keras.Model):
 
     # -- inference: any iteration count (a tensor), one traced loop ----------------------------
 
-    def encode(self, images, iterations, return_reconstructions: bool = False):
+    def encode(self, images, iterations, return_reconstructions: bool = False, stop_mse=0.0):
         """Codes in {−1, +1} for uint8 images [B, H, W, 3]: float32 [T, B, h, w, bits].
 
         With `return_reconstructions`, also the uint8 reconstruction after each iteration
-        ([T, B, H, W, 3]), exactly what `decode` of the first t codes gives.
+        ([T, B, H, W, 3]), exactly what `decode` of the first t codes gives. With `stop_mse`
+        > 0, a block stops once its error is below it; its later codes are 0.
         """
         x = self.to_model_space(images)
         shape = tf.shape(x)
         x = self.pad(x)
         reconstruction, enc_states, dec_states = self._initial(x)
+        xs = tf.shape(x)
+        active = tf.ones((xs[0], xs[1] // self.stride, xs[2] // self.stride, 1), x.dtype)
         codes = tf.TensorArray(tf.float32, size=iterations, element_shape=None)
         recons = tf.TensorArray(tf.uint8, size=iterations if return_reconstructions else 0)
 
-        def body(t, reconstruction, enc_states, dec_states, codes, recons):
+        def body(t, reconstruction, enc_states, dec_states, active, codes, recons):
             bits, reconstruction, enc_states, dec_states = self.step(
-                x, reconstruction, enc_states, dec_states, training=False)
+                x, reconstruction, enc_states, dec_states, training=False, active=active)
+            keep = self.block_mse(x, reconstruction) >= tf.cast(stop_mse, tf.float32)
+            active = active * tf.cast(keep, active.dtype)
             codes = codes.write(t, tf.cast(bits, tf.float32))
             if return_reconstructions:
                 recons = recons.write(
                     t, self.to_uint8(reconstruction[:, : shape[1], : shape[2], :]))
-            return t + 1, reconstruction, enc_states, dec_states, codes, recons
+            return t + 1, reconstruction, enc_states, dec_states, active, codes, recons
 
-        _, _, _, _, codes, recons = tf.while_loop(
+        _, _, _, _, _, codes, recons = tf.while_loop(
             lambda t, *_: t < iterations, body,
-            (tf.constant(0), reconstruction, enc_states, dec_states, codes, recons))
+            (tf.constant(0), reconstruction, enc_states, dec_states, active, codes, recons))
         if return_reconstructions:
             return codes.stack(), recons.stack()
         return codes.stack()

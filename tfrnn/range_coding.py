@@ -83,7 +83,7 @@ def pack_bits(bits: np.ndarray) -> bytes:
     return np.packbits(np.asarray(bits).reshape(-1) > 0).tobytes()
 
 
-def unpack_bits(payload: bytes, shape: tuple[int, int, int]) -> np.ndarray:
+def unpack_bits(payload: bytes, shape: tuple[int, ...]) -> np.ndarray:
     """Inverse of `pack_bits`: float32 ±1 of `shape`; UserError if the length is wrong."""
     count = int(np.prod(shape))
     if len(payload) != (count + 7) // 8:
@@ -121,7 +121,8 @@ class EntropyCoder:
                 input_signature=[features, tf.TensorSpec((None, None, model.bits), tf.float32)])
             self._raster_decode = tf.function(
                 self._raster_decode_loop,
-                input_signature=[features, tf.TensorSpec((), tf.string)])
+                input_signature=[features, tf.TensorSpec((), tf.string),
+                                 tf.TensorSpec((None, None), tf.bool)])
 
     @contextlib.contextmanager
     def _timed(self, key: str) -> Iterator[None]:
@@ -168,11 +169,17 @@ class EntropyCoder:
             features, lambda aux, n, index: (aux, flat[n]), tf.constant(0))
         return indices
 
-    def _raster_decode_loop(self, features, stream):
-        def take(handle, n, index):
+    def _raster_decode_loop(self, features, stream, active):
+        flat_active = tf.reshape(active, (-1,))
+
+        def decode(handle, index):
             handle, symbols = tfc.entropy_decode_index(handle, index, [self.model.bits],
                                                        tf.int32)
             return handle, tf.cast(symbols, features.dtype) * 2.0 - 1.0
+
+        def take(handle, n, index):
+            return tf.cond(flat_active[n], lambda: decode(handle, index),
+                           lambda: (handle, tf.zeros((self.model.bits,), features.dtype)))
 
         handle = tfc.create_range_decoder(stream, LOOKUP)
         codes, _, handle = self._raster_loop(features, take, handle)
@@ -184,35 +191,43 @@ class EntropyCoder:
         return [m.numpy() for m in pass_masks(height, width, self.model.bits, self.model.groups)]
 
     def _encode_iteration(self, memory, bits: np.ndarray) -> bytes:
+        """The stream of one iteration's bits [h, w, bits]; cells whose bits are all 0
+        (stopped, `tfrnn.adaptive`) are not coded."""
+        active = np.any(bits != 0, axis=-1)
         with self._timed("network"):
             features = self._features(memory)
         if self.kind == "raster":
             with self._timed("network"):
                 index = self._raster_encode(features, bits).numpy()
-            ordered = bits
+            index, ordered = index[active.reshape(-1)], bits[active]
         else:
             indices, ordered_bits = [], []
             known = np.zeros_like(bits)
             for step, mask in enumerate(self._masks(*bits.shape[:2])):
                 with self._timed("network"):
-                    indices.append(self._pass(step, features, known[None]).numpy()[mask])
+                    index = self._pass(step, features, known[None]).numpy()
+                mask = mask & active[..., None]
+                indices.append(index[mask])
                 ordered_bits.append(bits[mask])
                 known = np.where(mask, bits, known)
             index, ordered = np.concatenate(indices), np.concatenate(ordered_bits)
         with self._timed("range_coding"):
             return code_bits(index, ordered)
 
-    def _decode_iteration(self, memory, stream: bytes, height: int, width: int) -> np.ndarray:
+    def _decode_iteration(self, memory, stream: bytes, active: np.ndarray) -> np.ndarray:
+        """Bits [h, w, bits] of the cells where `active` [h, w] (0 elsewhere), or None if
+        the stream does not decode."""
         with self._timed("network"):
             features = self._features(memory)
         if self.kind == "raster":
             with self._timed("raster_decode"):
-                codes, ok = self._raster_decode(features, tf.constant(stream))
+                codes, ok = self._raster_decode(features, tf.constant(stream), active)
             return codes.numpy() if bool(ok) else None
-        codes = np.zeros((height, width, self.model.bits), np.float32)
+        codes = np.zeros(active.shape + (self.model.bits,), np.float32)
         with self._timed("range_coding"):
             handle = tfc.create_range_decoder(stream, LOOKUP)
-        for step, mask in enumerate(self._masks(height, width)):
+        for step, mask in enumerate(self._masks(*active.shape)):
+            mask = mask & active[..., None]
             with self._timed("network"):
                 index = self._pass(step, features, codes[None]).numpy()[mask]
             with self._timed("range_coding"):
@@ -225,7 +240,8 @@ class EntropyCoder:
     # -- all iterations ---------------------------------------------------------------------------
 
     def encode(self, codes: np.ndarray) -> list[bytes]:
-        """One payload per iteration for ±1 codes [T, h, w, bits] (float32)."""
+        """One payload per iteration for codes [T, h, w, bits] (float32, ±1; 0 for the
+        cells a spatially adaptive encoder stopped, which are not coded)."""
         codes = np.asarray(codes, np.float32)
         memory = self.model.initial_memory(1, codes.shape[1], codes.shape[2])
         previous = np.zeros((1,) + codes.shape[1:], np.float32)
@@ -237,9 +253,13 @@ class EntropyCoder:
             previous = bits[None]
         return payloads
 
-    def decode(self, payloads: list[bytes], height: int, width: int) -> np.ndarray:
-        """Codes [T, height, width, bits] (the code-map size) from `encode`'s payloads;
+    def decode(self, payloads: list[bytes], height: int, width: int,
+               active: np.ndarray | None = None) -> np.ndarray:
+        """Codes [T, height, width, bits] (the code-map size) from `encode`'s payloads, only
+        for the cells where `active` [T, height, width] (default: all; 0 elsewhere);
         UserError naming the iteration if one does not decode to the bits it was made from."""
+        if active is None:
+            active = np.ones((len(payloads), height, width), bool)
         memory = self.model.initial_memory(1, height, width)
         previous = np.zeros((1, height, width, self.model.bits), np.float32)
         out = []
@@ -248,7 +268,7 @@ class EntropyCoder:
                 raise UserError(f"iteration {t + 1}: payload too short")
             with self._timed("network"):
                 memory = self._advance(memory, previous)
-            bits = self._decode_iteration(memory, payload[:-CHECK.size], height, width)
+            bits = self._decode_iteration(memory, payload[:-CHECK.size], active[t])
             if bits is None or bits_check(bits) != payload[-CHECK.size:]:
                 raise UserError(f"iteration {t + 1}: entropy decoding failed (the context model "
                                 "computed different probabilities than when it was encoded)")

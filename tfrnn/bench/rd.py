@@ -10,7 +10,9 @@ the metrics.
 
 A tfrnn model is run once per image at its maximum iteration count; the point for k
 iterations is that file truncated to k iterations (`tfrnn.file_format.truncate`, a valid
-lower-rate file), its size and its decoding.
+lower-rate file), its size and its decoding. With `--block-psnr`, the model's spatially
+adaptive files (`tfrnn.adaptive`) make a second curve, `tfrnn-NAME-adaptive`: one point per
+block PSNR target, each file with all iterations.
 
 An unreadable image, one too small for 5-scale MS-SSIM, or one a codec fails on is reported
 and left out (of that codec's curve only, if only that codec failed).
@@ -58,6 +60,7 @@ class Job:
     codecs: tuple[tuple[str, tuple[float, ...]], ...]
     model: str | None = None
     iterations: tuple[int, ...] = ()
+    block_psnrs: tuple[float, ...] = ()
 
 
 @dataclass
@@ -114,6 +117,20 @@ def model_sweep(model: str | None, image: np.ndarray, iterations: Sequence[int])
     return trials
 
 
+def adaptive_sweep(model: str | None, image: np.ndarray,
+                   block_psnrs: Sequence[float]) -> list[Trial]:
+    """One spatially adaptive file per block PSNR target (all iterations), and its decoding."""
+    codec = load_model(model)
+    trials = []
+    for target in block_psnrs:
+        t0 = time.perf_counter()
+        data = codec.compress(image, block_psnr=target)
+        t1 = time.perf_counter()
+        decoded = np.asarray(codec.decompress(data), dtype=np.uint8)
+        trials.append(Trial(target, len(data), t1 - t0, time.perf_counter() - t1, decoded))
+    return trials
+
+
 def trial_rows(image: np.ndarray, trials: Sequence[Trial]) -> dict[str, list[float]]:
     """Per-setting values for one image: bpp, times and every metric."""
     for t in trials:
@@ -146,6 +163,9 @@ def evaluate_image(job: Job) -> ImageResult:
     if job.iterations:
         sweep = functools.partial(model_sweep, job.model, image, job.iterations)
         sources.append((model_result_id(job.model), sweep))
+    if job.block_psnrs:
+        sweep = functools.partial(adaptive_sweep, job.model, image, job.block_psnrs)
+        sources.append((model_result_id(job.model) + "-adaptive", sweep))
     for source_id, run in sources:
         try:
             result.rows[source_id] = trial_rows(image, run())
@@ -234,6 +254,9 @@ def main(argv: list[str]) -> int:
                         help="also run a tfrnn model (no value: the default model)")
     parser.add_argument("--iterations", default=None,
                         help="iteration counts for --model, e.g. 1,2,4,8 (default: all)")
+    parser.add_argument("--block-psnr", default=None, metavar="P1,P2,...",
+                        help="also spatially adaptive files of --model at these block PSNR "
+                        "targets (dB), e.g. 36,38,40")
     parser.add_argument("--out", default=None, help="folder for the JSON files "
                         "(default bench/results/DATASET)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
@@ -260,12 +283,17 @@ def main(argv: list[str]) -> int:
         if not all(1 <= k <= codec.max_iterations for k in iterations):
             raise UserError(f"--iterations: must be in 1..{codec.max_iterations}")
         model_name = f"tfrnn {codec.name}"
-    elif args.iterations:
-        raise UserError("--iterations needs --model")
+    elif args.iterations or args.block_psnr:
+        raise UserError("--iterations and --block-psnr need --model")
+    block_psnrs = (classic.parse_numbers(args.block_psnr, "--block-psnr", float)
+                   if args.block_psnr else ())
+    if not all(0 < p < 100 for p in block_psnrs):
+        raise UserError("--block-psnr: targets must be between 0 and 100 dB")
     if not codec_settings and not iterations:
         raise UserError("nothing to run: --codecs none and no --model")
 
-    jobs = [Job(str(p), tuple(codec_settings.items()), args.model, iterations) for p in paths]
+    jobs = [Job(str(p), tuple(codec_settings.items()), args.model, iterations, block_psnrs)
+            for p in paths]
     results = run_jobs(jobs, max(1, args.jobs))
     for r in results:
         if r.error:
@@ -282,6 +310,9 @@ def main(argv: list[str]) -> int:
         sources.append((model_result_id(args.model), model_name, "iterations", iterations,
                         {"model": args.model or "default", "encoding_time_note":
                          "one compression at max iterations, shared by every point"}))
+    if block_psnrs:
+        sources.append((model_result_id(args.model) + "-adaptive", model_name + " adaptive",
+                        "block psnr", block_psnrs, {"model": args.model or "default"}))
     failed = []
     for source_id, name, setting, settings, extra in sources:
         doc = build_document(source_id, name, setting, settings, results, dataset,
