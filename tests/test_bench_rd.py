@@ -123,17 +123,20 @@ def test_tfrnn_model_by_truncation(small_dir, tmp_path):
     np.testing.assert_array_equal(trials[1].decoded, codec.decompress(data, iterations=2))
     out = tmp_path / "out"
     assert rd.main(["--images", str(small_dir), "--codecs", "none", "--model", model,
-                    "--iterations", "1,2", "--block-psnr", "5,60", "--jobs", "1",
+                    "--iterations", "1,2", "--block-snr=-30,60", "--jobs", "1",
                     "--out", str(out)]) == 0
     doc = read_results(out / "tfrnn-bundle.json")
     res = doc["results"]
     assert doc["id"] == "tfrnn-bundle"
     assert res["iterations"] == [1, 2] and res["bpp"][0] < res["bpp"][1]
-    adaptive = read_results(out / "tfrnn-bundle-adaptive.json")
-    assert adaptive["setting"] == "block psnr" and adaptive["results"]["block-psnr"] == [5, 60]
-    low, high = adaptive["results"]["bpp"]
-    assert low == pytest.approx(res["bpp"][0], abs=1e-3) and high > res["bpp"][1]
-    with pytest.raises(UserError, match="--block-psnr"):
-        rd.main(["--images", str(small_dir), "--model", model, "--block-psnr", "0"])
+    stop_at_once = read_results(out / "tfrnn-bundle-snr-30.json")  # one-iteration files
+    never_stop = read_results(out / "tfrnn-bundle-snr60.json")  # all active: maps cost bytes
+    assert stop_at_once["block_snr"] == -30 and stop_at_once["results"]["iterations"] == [1, 2]
+    assert stop_at_once["results"]["bpp"] == [res["bpp"][0]] * 2
+    low, high = never_stop["results"]["bpp"]
+    assert low == res["bpp"][0] and high > res["bpp"][1]
+    assert never_stop["results"]["ms-ssim-rgb"] == res["ms-ssim-rgb"]
+    with pytest.raises(UserError, match="--block-snr"):
+        rd.main(["--images", str(small_dir), "--model", model, "--block-snr", "99"])
     with pytest.raises(UserError, match="--iterations"):
         rd.main(["--images", str(small_dir), "--model", model, "--iterations", "0,99"])

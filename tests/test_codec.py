@@ -131,24 +131,35 @@ def test_estimated_bits_match_the_file_size(codecs, astronaut, kind):
 
 # -- spatially adaptive files ---------------------------------------------------------------------
 
-def median_block_psnr(codec: Codec, image: np.ndarray) -> float:
-    """A block PSNR target that about half of `image`'s blocks reach after one iteration."""
+def median_block_snr(codec: Codec, image: np.ndarray) -> float:
+    """A block SNR target that about half of `image`'s blocks reach after one iteration."""
     model = codec.model
     x = model.pad(model.to_model_space(image[None]))
     _, recons = codec.encode(image, 1)
-    mse = model.block_mse(x, model.pad(model.to_model_space(recons[:1])))
-    return float(np.median(10 * np.log10(255.0**2 / np.maximum(mse.numpy(), 1e-9))))
+    error = model.block_error(x, model.pad(model.to_model_space(recons[:1])))
+    return float(np.median(-10 * np.log10(error.numpy())))
+
+
+def test_block_error_is_squared_error_over_contrast(codecs):
+    model = codecs["raw"].model
+    flat = np.full((16, 16, 3), 128, np.uint8)
+    busy = np.where((np.arange(16)[:, None] + np.arange(16)) % 2, 178, 78).astype(np.uint8)
+    busy = np.repeat(busy[..., None], 3, axis=-1)
+    original = np.concatenate([flat, busy], axis=1)[None]
+    error = model.block_error(model.to_model_space(original), model.to_model_space(original + 10))
+    c2 = (0.03 * 255) ** 2
+    np.testing.assert_allclose(error.numpy().reshape(2), [100 / c2, 100 / (2500 + c2)], rtol=1e-5)
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_adaptive_round_trip_truncation_and_stopped_blocks(codecs, crops, mode):
     codec, image = codecs[mode], crops["medium"]
     raw = mode == "raw"
-    target = median_block_psnr(codec, image)
-    data, recons = codec.compress_progressive(image, raw=raw, block_psnr=target)
+    target = median_block_snr(codec, image)
+    data, recons = codec.compress_progressive(image, raw=raw, block_snr=target)
     container = file_format.parse(data)
     assert data[8] == 2 and container.header.adaptive and container.header.mode == mode
-    codes, _ = codec.encode(image, ITERATIONS, block_psnr=target)
+    codes, _ = codec.encode(image, ITERATIONS, block_snr=target)
     active = adaptive.activity(codes)
     assert active[0].all() and 0 < active[1].sum() < active[1].size
     assert np.all(active[1:] <= active[:-1])  # a stopped block never restarts
@@ -158,14 +169,14 @@ def test_adaptive_round_trip_truncation_and_stopped_blocks(codecs, crops, mode):
     for k in range(1, container.iterations + 1):
         np.testing.assert_array_equal(codec.decode_codes(container, k), codes[:k])
         np.testing.assert_array_equal(codec.decompress(data, iterations=k), recons[k - 1])
-        fewer = codec.compress(image, k, raw=raw, block_psnr=target)
+        fewer = codec.compress(image, k, raw=raw, block_snr=target)
         assert file_format.truncate(data, k) == fewer
     assert len(data) < 0.9 * len(codec.compress(image, container.iterations, raw=raw))
 
 
 def test_adaptive_file_ends_when_every_block_has_stopped(codecs, crops):
     codec = codecs["checkerboard"]
-    data, recons = codec.compress_progressive(crops["small"], block_psnr=1.0)
+    data, recons = codec.compress_progressive(crops["small"], block_snr=-30.0)
     assert file_format.parse(data).iterations == 1 and len(recons) == 1
 
 
@@ -327,10 +338,10 @@ def test_cli_targets(capsys, tmp_path, pngs, bundle_dirs, codecs, astronaut):
     assert k == int(np.flatnonzero(scores >= target)[0]) + 1
 
     code, out, err = _run(capsys, "compress", tmp_path / "big.png", "-o", tmp_path / "a.tfrnn",
-                          "--model", model, "--block-psnr", 12)
+                          "--model", model, "--block-snr", 0)
     assert code == 0, err
     data = (tmp_path / "a.tfrnn").read_bytes()
-    assert data == codecs["raw"].compress(image, block_psnr=12.0)
+    assert data == codecs["raw"].compress(image, block_snr=0.0)
     code, out, err = _run(capsys, "decompress", tmp_path / "a.tfrnn", "-o", tmp_path / "a.png",
                           "--model", model)
     assert code == 0, err
@@ -353,7 +364,7 @@ def bad_files(tmp_path_factory, pngs, codecs, coded, crops):
 
 @pytest.mark.parametrize("case", ["missing", "unreadable", "bad flag", "too many iterations",
                                   "small for quality", "truncated", "foreign", "other model",
-                                  "two targets", "same stem", "block psnr", "block psnr 0"])
+                                  "two targets", "same stem", "block snr", "block snr text"])
 def test_cli_bad_input_is_one_line_and_no_output(capsys, tmp_path, pngs, bundle_dirs, bad_files,
                                                  case):
     bad = bad_files
@@ -369,8 +380,8 @@ def test_cli_bad_input_is_one_line_and_no_output(capsys, tmp_path, pngs, bundle_
         "other model": ["decompress", bad / "other.tfrnn", "-o", out],
         "two targets": ["truncate", bad / "cut.tfrnn", out, "--iterations", 1, "--bpp", 1],
         "same stem": ["compress", pngs / "small.png", bad / "sub" / "small.png", "-o", out],
-        "block psnr": ["compress", pngs / "small.png", "-o", out, "--block-psnr", 120],
-        "block psnr 0": ["compress", pngs / "small.png", "-o", out, "--block-psnr", 0],
+        "block snr": ["compress", pngs / "small.png", "-o", out, "--block-snr", 120],
+        "block snr text": ["compress", pngs / "small.png", "-o", out, "--block-snr", "high"],
     }[case]
     if argv[0] != "truncate":
         argv += ["--model", bundle_dirs["raw"]]

@@ -1,10 +1,11 @@
 """Spatially adaptive files (format version 2): each code cell stops when its block is good enough.
 
-The encoder (`RecurrentCodec.encode` with `stop_mse`) stops a 16×16 block after the iteration
-that brings its mean squared error below a target, and gives it codes of 0 from then on; the
-decoder keeps a stopped block's reconstruction. Busy blocks get more iterations than flat ones
-at the same file size (Toderici 2016's remark on the convolutional codec; Johnston et al. 2018's
-"spatially adaptive bit rates").
+The encoder (`RecurrentCodec.encode` with `stop_ratio`) stops a 16×16 block after the iteration
+that brings its *block SNR* — its contrast over its squared error (`RecurrentCodec.block_error`),
+in dB — to a target, and gives it codes of 0 from then on; the decoder keeps a stopped block's
+reconstruction. Flat blocks, where errors show, get more iterations than busy ones at the same
+target (Toderici 2016's remark on the convolutional codec; Johnston et al. 2018's "spatially
+adaptive bit rates").
 
 Payload layout: chunk 1 codes every cell. Chunk t ≥ 2 starts with its *activity map*: for each
 cell that was active in iteration t − 1, in raster order, one flag, 1 if it is still active.
@@ -28,9 +29,9 @@ from tfrnn.range_coding import LOOKUP, code_bits, quantize
 MAP_HEAD = struct.Struct(">BI")
 
 
-def stop_mse(block_psnr: float) -> float:
-    """The block MSE (uint8 scale) at which a block of `block_psnr` dB stops."""
-    return 255.0**2 * 10.0 ** (-block_psnr / 10.0)
+def stop_ratio(block_snr: float) -> float:
+    """`RecurrentCodec.encode`'s `stop_ratio` for a block SNR target in dB."""
+    return 10.0 ** (-block_snr / 10.0)
 
 
 def activity(codes: np.ndarray) -> np.ndarray:

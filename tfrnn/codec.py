@@ -4,7 +4,7 @@
 run directory, or a shipped pretrained name; `DEFAULT_MODEL` if None) and returns a `Codec`:
 
     codec.compress(image, iterations=K) -> bytes       # uint8 [H, W, 3], any size
-    codec.compress(image, block_psnr=P) -> bytes       # spatially adaptive (`tfrnn.adaptive`)
+    codec.compress(image, block_snr=S) -> bytes       # spatially adaptive (`tfrnn.adaptive`)
     codec.decompress(data, iterations=None) -> uint8 [H, W, 3]
 
 Files are entropy-coded with the bundle's context model when it has one (raw bits otherwise,
@@ -63,7 +63,7 @@ class Codec:
         scalar = tf.TensorSpec((), tf.int32)
         self._encode = tf.function(
             lambda x, k, stop: self.model.encode(x, k, return_reconstructions=True,
-                                                 stop_mse=stop),
+                                                 stop_ratio=stop),
             input_signature=[images, scalar, tf.TensorSpec((), tf.float32)])
         self._decode = tf.function(
             self.model.decode,
@@ -86,19 +86,20 @@ class Codec:
     # -- compress ---------------------------------------------------------------------------
 
     def encode(self, image: np.ndarray, iterations: int,
-               block_psnr: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+               block_snr: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Codes [T, h, w, bits] and the reconstruction after each iteration [T, H, W, 3].
 
-        Codes are ±1; with `block_psnr`, a block stops once it reaches that PSNR (dB) and its
-        later codes are 0; T then ends at the last iteration that still codes a block.
+        Codes are ±1; with `block_snr`, a block stops once its block SNR reaches that many dB
+        (`tfrnn.adaptive`) and its later codes are 0; T then ends at the last iteration that
+        still codes a block.
         """
         image = np.asarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
             raise UserError(f"expected a uint8 [H, W, 3] image, got {image.dtype} "
                             f"{list(image.shape)}")
-        if block_psnr is not None and not 0 < block_psnr < 100:
-            raise UserError(f"block PSNR must be between 0 and 100 dB, not {block_psnr}")
-        stop = 0.0 if block_psnr is None else adaptive.stop_mse(block_psnr)
+        if block_snr is not None and not -30 <= block_snr <= 60:
+            raise UserError(f"block SNR must be between -30 and 60 dB, not {block_snr}")
+        stop = 0.0 if block_snr is None else adaptive.stop_ratio(block_snr)
         codes, recons = self._encode(image[None], self._check_iterations(iterations), stop)
         codes, recons = codes.numpy()[:, 0], recons.numpy()[:, 0]
         k = adaptive.used_iterations(codes)
@@ -119,24 +120,24 @@ class Codec:
                               for t in range(1, len(bodies))]
 
     def compress_progressive(self, image: np.ndarray, iterations: int | None = None,
-                             raw: bool = False, block_psnr: float | None = None,
+                             raw: bool = False, block_snr: float | None = None,
                              ) -> tuple[bytes, np.ndarray]:
         """The file with `iterations` (default: all) and the reconstruction after each
         iteration [T, H, W, 3]: `file_format.truncate` gives any lower rate without re-encoding.
-        With `block_psnr` (dB), a spatially adaptive file (format version 2).
+        With `block_snr` (dB), a spatially adaptive file (format version 2).
         """
         codes, recons = self.encode(
-            image, self.max_iterations if iterations is None else iterations, block_psnr)
+            image, self.max_iterations if iterations is None else iterations, block_snr)
         mode = self._mode(raw)
-        adaptive_map = block_psnr is not None
+        adaptive_map = block_snr is not None
         header = file_format.Header(mode, self.model_id(mode), image.shape[0], image.shape[1],
                                     adaptive_map)
         return file_format.write(header, self.payloads(codes, mode, adaptive_map)), recons
 
     def compress(self, image: np.ndarray, iterations: int | None = None,
-                 raw: bool = False, block_psnr: float | None = None) -> bytes:
+                 raw: bool = False, block_snr: float | None = None) -> bytes:
         """A `.tfrnn` file of a uint8 [H, W, 3] image with `iterations` (default: all)."""
-        return self.compress_progressive(image, iterations, raw, block_psnr)[0]
+        return self.compress_progressive(image, iterations, raw, block_snr)[0]
 
     # -- decompress -------------------------------------------------------------------------
 

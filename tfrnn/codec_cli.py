@@ -111,9 +111,9 @@ def compress_main(argv: list[str]) -> int:
                         help="the most iterations whose file fits in B bits per pixel")
     target.add_argument("--quality", type=_quality,
                         help="the fewest iterations reaching this MS-SSIM (e.g. 0.95)")
-    parser.add_argument("--block-psnr", type=_positive(float), metavar="DB",
-                        help="spatially adaptive: each 16x16 block stops once it reaches DB dB "
-                        "PSNR, so busy blocks get more iterations (format version 2)")
+    parser.add_argument("--block-snr", type=float, metavar="DB",
+                        help="spatially adaptive: each 16x16 block stops once its SNR (contrast "
+                        "over squared error) reaches DB dB, e.g. 7 (format version 2)")
     parser.add_argument("--raw", action="store_true", help="pack bits, no entropy coding")
     parser.add_argument("--verbose", action="store_true", help="also print PSNR and MS-SSIM")
     args = parser.parse_args(argv)
@@ -133,7 +133,7 @@ def compress_main(argv: list[str]) -> int:
         print(f"note: model {codec.name} has no context model; writing raw bits")
     for src, dst, image in zip(args.inputs, outputs, images, strict=True):
         data, recons = codec.compress_progressive(image, args.iterations, raw=args.raw,
-                                                  block_psnr=args.block_psnr)
+                                                  block_snr=args.block_snr)
         container = file_format.parse(data)
         k, note = _pick_iterations(args, container, image, recons)
         data = file_format.truncate(data, k)

@@ -9,15 +9,12 @@ every iteration count (variable rate without retraining).
 
 Spatially adaptive rate (Toderici 2016 notes that a convolutional codec can spend more
 iterations where the image is busy; Johnston et al. 2018 do it as "spatially adaptive bit
-rates"): at inference a code cell (one stride × stride block) may
-stop. A stopped cell's codes are 0 instead of ±1, and `decode_step` keeps the reconstruction
-of every block whose codes are all 0, so the decoder reads the stop map from the codes
-themselves. `encode` with `stop_mse` > 0 stops a block after the iteration that brings its mean
-squared error (uint8 scale) below `stop_mse`; with 0 (the default) every block runs every
-iteration and the codes are exactly the non-adaptive ones.
-
-Pixels enter as uint8 RGB and are mapped to [−0.5, 0.5]. Any H×W works: the image is padded
-(edge replication) to a multiple of the total stride and the output is cropped back.
+rates"): at inference a code cell (one stride × stride block) may stop. A stopped cell's codes
+are 0 instead of ±1, and `decode_step` keeps the reconstruction of every block whose codes are
+all 0, so the decoder reads the stop map from the codes themselves. `encode` with `stop_ratio`
+> 0 stops a block after the iteration that brings its error below `stop_ratio` times its
+contrast (`block_error`); with 0 (the default) every block runs every iteration and the codes
+are exactly the non-adaptive ones.
 """
 
 from __future__ import annotations
@@ -129,12 +126,20 @@ class RecurrentCodec(keras.Model):
         reconstruction, dec_states = self.decode_step(bits, reconstruction, dec_states, gain)
         return bits, reconstruction, enc_states, dec_states
 
-    def block_mse(self, x, reconstruction):
-        """Mean squared error (uint8 scale, over RGB) of each code cell's block: [B, h, w, 1]."""
-        error = tf.square(tf.cast(self.to_uint8(reconstruction), tf.float32)
-                          - tf.cast(self.to_uint8(x), tf.float32))
-        error = tf.reduce_mean(error, axis=-1, keepdims=True)
-        return tf.nn.avg_pool2d(error, self.stride, self.stride, "VALID")
+    def block_error(self, x, reconstruction):
+        """Each code cell's squared error over its contrast, [B, h, w, 1] (uint8 scale):
+        MSE over the block and R, G, B, divided by σ² + C2, σ² the variance over the block of
+        each pixel's mean of R, G, B and C2 = (0.03·255)², SSIM's contrast constant. Like
+        1 − SSIM's contrast-structure term, it lets busy blocks, where errors are masked, stop
+        at a larger MSE than flat ones."""
+        original = tf.cast(self.to_uint8(x), tf.float32)
+        error = tf.square(tf.cast(self.to_uint8(reconstruction), tf.float32) - original)
+        s = self.stride
+        mse = tf.nn.avg_pool2d(tf.reduce_mean(error, -1, keepdims=True), s, s, "VALID")
+        grey = tf.reduce_mean(original, -1, keepdims=True)
+        mean = tf.nn.avg_pool2d(grey, s, s, "VALID")
+        variance = tf.nn.avg_pool2d(tf.square(grey), s, s, "VALID") - tf.square(mean)
+        return mse / (tf.maximum(variance, 0.0) + (0.03 * 255.0) ** 2)
 
     def _initial(self, x):
         shape = tf.shape(x)
@@ -163,12 +168,13 @@ class RecurrentCodec(keras.Model):
 
     # -- inference: any iteration count (a tensor), one traced loop ----------------------------
 
-    def encode(self, images, iterations, return_reconstructions: bool = False, stop_mse=0.0):
+    def encode(self, images, iterations, return_reconstructions: bool = False,
+               stop_ratio=0.0):
         """Codes in {−1, +1} for uint8 images [B, H, W, 3]: float32 [T, B, h, w, bits].
 
         With `return_reconstructions`, also the uint8 reconstruction after each iteration
-        ([T, B, H, W, 3]), exactly what `decode` of the first t codes gives. With `stop_mse`
-        > 0, a block stops once its error is below it; its later codes are 0.
+        ([T, B, H, W, 3]), exactly what `decode` of the first t codes gives. With `stop_ratio`
+        > 0, a block stops once its `block_error` is below it; its later codes are 0.
         """
         x = self.to_model_space(images)
         shape = tf.shape(x)
@@ -182,7 +188,7 @@ class RecurrentCodec(keras.Model):
         def body(t, reconstruction, enc_states, dec_states, active, codes, recons):
             bits, reconstruction, enc_states, dec_states = self.step(
                 x, reconstruction, enc_states, dec_states, training=False, active=active)
-            keep = self.block_mse(x, reconstruction) >= tf.cast(stop_mse, tf.float32)
+            keep = self.block_error(x, reconstruction) >= tf.cast(stop_ratio, tf.float32)
             active = active * tf.cast(keep, active.dtype)
             codes = codes.write(t, tf.cast(bits, tf.float32))
             if return_reconstructions:

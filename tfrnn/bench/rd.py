@@ -10,9 +10,9 @@ the metrics.
 
 A tfrnn model is run once per image at its maximum iteration count; the point for k
 iterations is that file truncated to k iterations (`tfrnn.file_format.truncate`, a valid
-lower-rate file), its size and its decoding. With `--block-psnr`, the model's spatially
-adaptive files (`tfrnn.adaptive`) make a second curve, `tfrnn-NAME-adaptive`: one point per
-block PSNR target, each file with all iterations.
+lower-rate file), its size and its decoding. With `--block-snr T`, the model's spatially
+adaptive files (`tfrnn.adaptive`) at block SNR target T make one more curve the same way,
+`tfrnn-NAME-snrT` (a file that ends before k iterations is its own point for k).
 
 An unreadable image, one too small for 5-scale MS-SSIM, or one a codec fails on is reported
 and left out (of that codec's curve only, if only that codec failed).
@@ -60,7 +60,7 @@ class Job:
     codecs: tuple[tuple[str, tuple[float, ...]], ...]
     model: str | None = None
     iterations: tuple[int, ...] = ()
-    block_psnrs: tuple[float, ...] = ()
+    block_snrs: tuple[float, ...] = ()
 
 
 @dataclass
@@ -96,38 +96,32 @@ def model_result_id(model: str | None) -> str:
     return "tfrnn-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", name) or "model")
 
 
-def model_sweep(model: str | None, image: np.ndarray, iterations: Sequence[int]) -> list[Trial]:
-    """Compress once at the model's maximum iterations; decode each truncation to k iterations.
+def adaptive_result_id(model: str | None, block_snr: float) -> str:
+    """`tfrnn-NAME-snrT`: the id of a model's curve at block SNR target T."""
+    return f"{model_result_id(model)}-snr{block_snr:g}"
+
+
+def model_sweep(model: str | None, image: np.ndarray, iterations: Sequence[int],
+                block_snr: float | None = None) -> list[Trial]:
+    """Compress once at the model's maximum iterations (spatially adaptive with `block_snr`);
+    decode each truncation to k iterations (the whole file if it holds fewer).
 
     The encoding time of every point is that one compression (progressive coding produces all
     iteration counts at once); the decoding time is the truncated file's.
     """
-    from tfrnn.file_format import truncate
+    from tfrnn.file_format import parse, truncate
 
     codec = load_model(model)
     t0 = time.perf_counter()
-    data = codec.compress(image, iterations=codec.max_iterations)
+    data = codec.compress(image, iterations=codec.max_iterations, block_snr=block_snr)
     encode_s = time.perf_counter() - t0
+    stored = parse(data).iterations
     trials = []
     for k in iterations:
-        part = truncate(data, iterations=k)
+        part = truncate(data, iterations=min(k, stored))
         t0 = time.perf_counter()
         decoded = np.asarray(codec.decompress(part), dtype=np.uint8)
         trials.append(Trial(float(k), len(part), encode_s, time.perf_counter() - t0, decoded))
-    return trials
-
-
-def adaptive_sweep(model: str | None, image: np.ndarray,
-                   block_psnrs: Sequence[float]) -> list[Trial]:
-    """One spatially adaptive file per block PSNR target (all iterations), and its decoding."""
-    codec = load_model(model)
-    trials = []
-    for target in block_psnrs:
-        t0 = time.perf_counter()
-        data = codec.compress(image, block_psnr=target)
-        t1 = time.perf_counter()
-        decoded = np.asarray(codec.decompress(data), dtype=np.uint8)
-        trials.append(Trial(target, len(data), t1 - t0, time.perf_counter() - t1, decoded))
     return trials
 
 
@@ -163,9 +157,9 @@ def evaluate_image(job: Job) -> ImageResult:
     if job.iterations:
         sweep = functools.partial(model_sweep, job.model, image, job.iterations)
         sources.append((model_result_id(job.model), sweep))
-    if job.block_psnrs:
-        sweep = functools.partial(adaptive_sweep, job.model, image, job.block_psnrs)
-        sources.append((model_result_id(job.model) + "-adaptive", sweep))
+        for target in job.block_snrs:
+            sweep = functools.partial(model_sweep, job.model, image, job.iterations, target)
+            sources.append((adaptive_result_id(job.model, target), sweep))
     for source_id, run in sources:
         try:
             result.rows[source_id] = trial_rows(image, run())
@@ -254,9 +248,9 @@ def main(argv: list[str]) -> int:
                         help="also run a tfrnn model (no value: the default model)")
     parser.add_argument("--iterations", default=None,
                         help="iteration counts for --model, e.g. 1,2,4,8 (default: all)")
-    parser.add_argument("--block-psnr", default=None, metavar="P1,P2,...",
-                        help="also spatially adaptive files of --model at these block PSNR "
-                        "targets (dB), e.g. 36,38,40")
+    parser.add_argument("--block-snr", default=None, metavar="T1,T2,...",
+                        help="also a curve of spatially adaptive files of --model per block SNR "
+                        "target (dB), e.g. 5,7")
     parser.add_argument("--out", default=None, help="folder for the JSON files "
                         "(default bench/results/DATASET)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
@@ -283,16 +277,16 @@ def main(argv: list[str]) -> int:
         if not all(1 <= k <= codec.max_iterations for k in iterations):
             raise UserError(f"--iterations: must be in 1..{codec.max_iterations}")
         model_name = f"tfrnn {codec.name}"
-    elif args.iterations or args.block_psnr:
-        raise UserError("--iterations and --block-psnr need --model")
-    block_psnrs = (classic.parse_numbers(args.block_psnr, "--block-psnr", float)
-                   if args.block_psnr else ())
-    if not all(0 < p < 100 for p in block_psnrs):
-        raise UserError("--block-psnr: targets must be between 0 and 100 dB")
+    elif args.iterations or args.block_snr:
+        raise UserError("--iterations and --block-snr need --model")
+    block_snrs = (classic.parse_numbers(args.block_snr, "--block-snr", float)
+                  if args.block_snr else ())
+    if not all(-30 <= t <= 60 for t in block_snrs):
+        raise UserError("--block-snr: targets must be between -30 and 60 dB")
     if not codec_settings and not iterations:
         raise UserError("nothing to run: --codecs none and no --model")
 
-    jobs = [Job(str(p), tuple(codec_settings.items()), args.model, iterations, block_psnrs)
+    jobs = [Job(str(p), tuple(codec_settings.items()), args.model, iterations, block_snrs)
             for p in paths]
     results = run_jobs(jobs, max(1, args.jobs))
     for r in results:
@@ -310,9 +304,12 @@ def main(argv: list[str]) -> int:
         sources.append((model_result_id(args.model), model_name, "iterations", iterations,
                         {"model": args.model or "default", "encoding_time_note":
                          "one compression at max iterations, shared by every point"}))
-    if block_psnrs:
-        sources.append((model_result_id(args.model) + "-adaptive", model_name + " adaptive",
-                        "block psnr", block_psnrs, {"model": args.model or "default"}))
+    for target in block_snrs:
+        sources.append((adaptive_result_id(args.model, target),
+                        f"{model_name} adaptive (block SNR {target:g} dB)", "iterations",
+                        iterations, {"model": args.model or "default", "block_snr": target,
+                                     "encoding_time_note": "one compression at max iterations, "
+                                     "shared by every point"}))
     failed = []
     for source_id, name, setting, settings, extra in sources:
         doc = build_document(source_id, name, setting, settings, results, dataset,
