@@ -88,8 +88,9 @@ def test_bad_arguments(small_dir, tmp_path):
     base = ["--images", str(small_dir), "--out", str(tmp_path)]
     with pytest.raises(UserError, match="unknown codec"):
         rd.main([*base, "--codecs", "gif"])
-    with pytest.raises(UserError, match="needs --model"):
-        rd.main([*base, "--iterations", "1,2"])
+    for flag in ("--iterations", "--block-snr"):
+        with pytest.raises(UserError, match="need --model"):
+            rd.main([*base, flag, "1,2"])
     with pytest.raises(UserError, match="nothing to run"):
         rd.main([*base, "--codecs", "none"])
     with pytest.raises(UserError, match="no such directory"):
