@@ -108,14 +108,13 @@ class Codec:
     def payloads(self, codes: np.ndarray, mode: str, adaptive_map: bool = False) -> list[bytes]:
         """One payload per iteration of codes [T, h, w, bits] in `mode`; with `adaptive_map`,
         the layout of spatially adaptive files (`tfrnn.adaptive`)."""
+        active = adaptive.activity(codes)
         if mode == "raw":
-            active = adaptive.activity(codes)
             bodies = [pack_bits(bits[cells]) for bits, cells in zip(codes, active, strict=True)]
         else:
             bodies = self.entropy_coder.encode(codes)
         if not adaptive_map:
             return bodies
-        active = adaptive.activity(codes)
         return [bodies[0]] + [adaptive.pack_map(active[t - 1], active[t]) + bodies[t]
                               for t in range(1, len(bodies))]
 
