@@ -29,8 +29,15 @@ from tfrnn.range_coding import LOOKUP, code_bits, quantize
 MAP_HEAD = struct.Struct(">BI")
 
 
+BLOCK_SNR_RANGE = (-30.0, 60.0)
+
+
 def stop_ratio(block_snr: float) -> float:
-    """`RecurrentCodec.encode`'s `stop_ratio` for a block SNR target in dB."""
+    """`RecurrentCodec.encode`'s `stop_ratio` for a block SNR target in dB; UserError outside
+    `BLOCK_SNR_RANGE`."""
+    low, high = BLOCK_SNR_RANGE
+    if not low <= block_snr <= high:
+        raise UserError(f"block SNR must be between {low:g} and {high:g} dB, not {block_snr:g}")
     return 10.0 ** (-block_snr / 10.0)
 
 

@@ -97,8 +97,6 @@ class Codec:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
             raise UserError(f"expected a uint8 [H, W, 3] image, got {image.dtype} "
                             f"{list(image.shape)}")
-        if block_snr is not None and not -30 <= block_snr <= 60:
-            raise UserError(f"block SNR must be between -30 and 60 dB, not {block_snr}")
         stop = 0.0 if block_snr is None else adaptive.stop_ratio(block_snr)
         codes, recons = self._encode(image[None], self._check_iterations(iterations), stop)
         codes, recons = codes.numpy()[:, 0], recons.numpy()[:, 0]

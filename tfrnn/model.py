@@ -15,6 +15,9 @@ all 0, so the decoder reads the stop map from the codes themselves. `encode` wit
 > 0 stops a block after the iteration that brings its error below `stop_ratio` times its
 contrast (`block_error`); with 0 (the default) every block runs every iteration and the codes
 are exactly the non-adaptive ones.
+
+Pixels enter as uint8 RGB and are mapped to [−0.5, 0.5]. Any H×W works: the image is padded
+(edge replication) to a multiple of the total stride and the output is cropped back.
 """
 
 from __future__ import annotations

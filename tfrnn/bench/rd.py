@@ -281,8 +281,14 @@ def main(argv: list[str]) -> int:
         raise UserError("--iterations and --block-snr need --model")
     block_snrs = (classic.parse_numbers(args.block_snr, "--block-snr", float)
                   if args.block_snr else ())
-    if not all(-30 <= t <= 60 for t in block_snrs):
-        raise UserError("--block-snr: targets must be between -30 and 60 dB")
+    if block_snrs:
+        from tfrnn.adaptive import stop_ratio
+
+        try:
+            for target in block_snrs:
+                stop_ratio(target)
+        except UserError as e:
+            raise UserError(f"--block-snr: {e}") from None
     if not codec_settings and not iterations:
         raise UserError("nothing to run: --codecs none and no --model")
 
