@@ -88,7 +88,7 @@ def test_bad_arguments(small_dir, tmp_path):
     base = ["--images", str(small_dir), "--out", str(tmp_path)]
     with pytest.raises(UserError, match="unknown codec"):
         rd.main([*base, "--codecs", "gif"])
-    for flag in ("--iterations", "--block-snr"):
+    for flag in ("--iterations", "--block-snr", "--optimize"):
         with pytest.raises(UserError, match="need --model"):
             rd.main([*base, flag, "1,2"])
     with pytest.raises(UserError, match="nothing to run"):
@@ -124,8 +124,8 @@ def test_tfrnn_model_by_truncation(small_dir, tmp_path):
     np.testing.assert_array_equal(trials[1].decoded, codec.decompress(data, iterations=2))
     out = tmp_path / "out"
     assert rd.main(["--images", str(small_dir), "--codecs", "none", "--model", model,
-                    "--iterations", "1,2", "--block-snr=-30,60", "--jobs", "1",
-                    "--out", str(out)]) == 0
+                    "--iterations", "1,2", "--block-snr=-30,60", "--optimize", "1", "--jobs",
+                    "1", "--out", str(out)]) == 0
     doc = read_results(out / "tfrnn-bundle.json")
     res = doc["results"]
     assert doc["id"] == "tfrnn-bundle"
@@ -137,6 +137,10 @@ def test_tfrnn_model_by_truncation(small_dir, tmp_path):
     low, high = never_stop["results"]["bpp"]
     assert low == res["bpp"][0] and high > res["bpp"][1]
     assert never_stop["results"]["ms-ssim-rgb"] == res["ms-ssim-rgb"]
+    searched = read_results(out / "tfrnn-bundle-opt1.json")  # raw bits: same sizes
+    assert searched["optimize"] == 1 and searched["results"]["bpp"] == res["bpp"]
+    with pytest.raises(UserError, match="--optimize"):
+        rd.main(["--images", str(small_dir), "--model", model, "--optimize", "0"])
     with pytest.raises(UserError, match="--block-snr"):
         rd.main(["--images", str(small_dir), "--model", model, "--block-snr", "99"])
     with pytest.raises(UserError, match="--iterations"):

@@ -192,6 +192,39 @@ def test_adaptive_maps_refuse_damage():
             adaptive.split_map(cut, previous)
 
 
+# -- rate-distortion optimized encoding -----------------------------------------------------------
+
+@pytest.mark.parametrize("mode,crop", [("raw", "small"), ("checkerboard", "medium")])
+def test_optimized_files_decode_exactly_and_the_search_beats_the_proposal(codecs, crops, mode,
+                                                                          crop):
+    codec, image = codecs[mode], crops[crop]  # "small" is scored with SSIM, "medium" MS-SSIM
+    raw = mode == "raw"
+    result = codec.code_search.search(image, 3, 3, rate=not raw)
+    plain, _ = codec.encode(image, 3)
+    assert result.codes.shape == plain.shape
+    assert set(np.unique(result.codes)) == {-1.0, 1.0}
+    assert all(kept <= proposed for kept, proposed in
+               zip(result.loss, result.proposal_loss, strict=True))
+    assert result.loss[0] < result.proposal_loss[0]  # the search found better codes
+    assert not np.array_equal(result.codes[0], plain[0])
+    data, recons = codec.compress_progressive(image, 3, raw=raw, optimize=3)
+    container = file_format.parse(data)
+    assert data[8] == 1 and container.header.mode == mode  # an ordinary version-1 file
+    np.testing.assert_array_equal(codec.decode_codes(container, 3), result.codes)
+    for k in (1, 2, 3):
+        np.testing.assert_array_equal(codec.decompress(data, iterations=k), recons[k - 1])
+    if raw:
+        assert len(data) == len(codec.compress(image, 3, raw=True))
+
+
+def test_optimize_refuses_bad_steps_and_block_snr(codecs, crops):
+    codec = codecs["raw"]
+    with pytest.raises(UserError, match="0 or more"):
+        codec.compress(crops["small"], 1, optimize=-1)
+    with pytest.raises(UserError, match="cannot be combined"):
+        codec.compress(crops["small"], 1, optimize=1, block_snr=7.0)
+
+
 # -- bad input ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
@@ -348,6 +381,12 @@ def test_cli_targets(capsys, tmp_path, pngs, bundle_dirs, codecs, astronaut):
     np.testing.assert_array_equal(load_image(tmp_path / "a.png"),
                                   codecs["raw"].decompress(data))
 
+    code, out, err = _run(capsys, "compress", pngs / "small.png", "-o", tmp_path / "o.tfrnn",
+                          "--model", model, "--iterations", 2, "--optimize", 1)
+    assert code == 0, err
+    assert (tmp_path / "o.tfrnn").read_bytes() == codecs["raw"].compress(
+        load_image(pngs / "small.png"), 2, optimize=1)
+
 
 @pytest.fixture(scope="session")
 def bad_files(tmp_path_factory, pngs, codecs, coded, crops):
@@ -364,7 +403,8 @@ def bad_files(tmp_path_factory, pngs, codecs, coded, crops):
 
 @pytest.mark.parametrize("case", ["missing", "unreadable", "bad flag", "too many iterations",
                                   "small for quality", "truncated", "foreign", "other model",
-                                  "two targets", "same stem", "block snr", "block snr text"])
+                                  "two targets", "same stem", "block snr", "block snr text",
+                                  "optimize zero", "optimize and block snr"])
 def test_cli_bad_input_is_one_line_and_no_output(capsys, tmp_path, pngs, bundle_dirs, bad_files,
                                                  case):
     bad = bad_files
@@ -382,6 +422,9 @@ def test_cli_bad_input_is_one_line_and_no_output(capsys, tmp_path, pngs, bundle_
         "same stem": ["compress", pngs / "small.png", bad / "sub" / "small.png", "-o", out],
         "block snr": ["compress", pngs / "small.png", "-o", out, "--block-snr", 120],
         "block snr text": ["compress", pngs / "small.png", "-o", out, "--block-snr", "high"],
+        "optimize zero": ["compress", pngs / "small.png", "-o", out, "--optimize", 0],
+        "optimize and block snr": ["compress", pngs / "small.png", "-o", out, "--optimize", 1,
+                                   "--block-snr", 7],
     }[case]
     if argv[0] != "truncate":
         argv += ["--model", bundle_dirs["raw"]]

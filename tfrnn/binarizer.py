@@ -49,8 +49,12 @@ class Binarizer(keras.layers.Layer):
         self.projection.build(input_shape)
         self.built = True
 
+    def latent(self, inputs):
+        """The value in [−1, 1] that is binarized: tanh of the projection."""
+        return ops.tanh(self.projection(inputs))
+
     def call(self, inputs, training: bool = False):
-        return binarize(ops.tanh(self.projection(inputs)), bool(training), self.seed_generator)
+        return binarize(self.latent(inputs), bool(training), self.seed_generator)
 
     def get_config(self):
         config = super().get_config()

@@ -5,6 +5,7 @@ run directory, or a shipped pretrained name; `DEFAULT_MODEL` if None) and return
 
     codec.compress(image, iterations=K) -> bytes       # uint8 [H, W, 3], any size
     codec.compress(image, block_snr=S) -> bytes       # spatially adaptive (`tfrnn.adaptive`)
+    codec.compress(image, optimize=N) -> bytes        # codes searched N steps (`tfrnn.rdo`)
     codec.decompress(data, iterations=None) -> uint8 [H, W, 3]
 
 Files are entropy-coded with the bundle's context model when it has one (raw bits otherwise,
@@ -22,7 +23,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfrnn import adaptive, file_format
+from tfrnn import adaptive, file_format, rdo
 from tfrnn.bundle import PRETRAINED_DIR, Bundle, load_bundle
 from tfrnn.errors import UserError
 from tfrnn.range_coding import EntropyCoder, pack_bits, unpack_bits
@@ -65,10 +66,12 @@ class Codec:
             lambda x, k, stop: self.model.encode(x, k, return_reconstructions=True,
                                                  stop_ratio=stop),
             input_signature=[images, scalar, tf.TensorSpec((), tf.float32)])
-        self._decode = tf.function(
-            self.model.decode,
-            input_signature=[tf.TensorSpec((None, None, None, None, self.bits), tf.float32),
-                             scalar, scalar])
+        codes = tf.TensorSpec((None, None, None, None, self.bits), tf.float32)
+        self._decode = tf.function(self.model.decode, input_signature=[codes, scalar, scalar])
+        self._decode_all = tf.function(
+            lambda c, h, w: self.model.decode(c, h, w, all_iterations=True),
+            input_signature=[codes, scalar, scalar])
+        self.code_search = rdo.CodeSearch(self.model, context)
 
     def model_id(self, mode: str) -> bytes:
         return self._model_ids[mode][: file_format.MODEL_ID_BYTES]
@@ -85,20 +88,31 @@ class Codec:
 
     # -- compress ---------------------------------------------------------------------------
 
-    def encode(self, image: np.ndarray, iterations: int,
-               block_snr: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, image: np.ndarray, iterations: int, block_snr: float | None = None,
+               optimize: int = 0, raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Codes [T, h, w, bits] and the reconstruction after each iteration [T, H, W, 3].
 
         Codes are ±1; with `block_snr`, a block stops once its block SNR reaches that many dB
         (`tfrnn.adaptive`) and its later codes are 0; T then ends at the last iteration that
-        still codes a block.
+        still codes a block. With `optimize` = N > 0, each iteration's codes are searched for N
+        steps (`tfrnn.rdo`; with the rate of the bundle's context model unless `raw`).
         """
         image = np.asarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
             raise UserError(f"expected a uint8 [H, W, 3] image, got {image.dtype} "
                             f"{list(image.shape)}")
+        iterations = self._check_iterations(iterations)
+        if optimize < 0:
+            raise UserError(f"optimize must be 0 or more steps, not {optimize}")
+        if optimize:
+            if block_snr is not None:
+                raise UserError("optimize and block_snr cannot be combined")
+            codes = self.code_search.search(image, iterations, int(optimize),
+                                        rate=not raw and self.entropy_coder is not None).codes
+            recons = self._decode_all(codes[:, None], image.shape[0], image.shape[1])
+            return codes, recons.numpy()[:, 0]
         stop = 0.0 if block_snr is None else adaptive.stop_ratio(block_snr)
-        codes, recons = self._encode(image[None], self._check_iterations(iterations), stop)
+        codes, recons = self._encode(image[None], iterations, stop)
         codes, recons = codes.numpy()[:, 0], recons.numpy()[:, 0]
         k = adaptive.used_iterations(codes)
         return codes[:k], recons[:k]
@@ -118,13 +132,16 @@ class Codec:
 
     def compress_progressive(self, image: np.ndarray, iterations: int | None = None,
                              raw: bool = False, block_snr: float | None = None,
-                             ) -> tuple[bytes, np.ndarray]:
+                             optimize: int = 0) -> tuple[bytes, np.ndarray]:
         """The file with `iterations` (default: all) and the reconstruction after each
         iteration [T, H, W, 3]: `file_format.truncate` gives any lower rate without re-encoding.
-        With `block_snr` (dB), a spatially adaptive file (format version 2).
+        With `block_snr` (dB), a spatially adaptive file (format version 2); with `optimize`,
+        codes searched that many steps per iteration (`tfrnn.rdo`; raw files search for
+        distortion only).
         """
         codes, recons = self.encode(
-            image, self.max_iterations if iterations is None else iterations, block_snr)
+            image, self.max_iterations if iterations is None else iterations, block_snr,
+            optimize, raw)
         mode = self._mode(raw)
         adaptive_map = block_snr is not None
         header = file_format.Header(mode, self.model_id(mode), image.shape[0], image.shape[1],
@@ -132,9 +149,9 @@ class Codec:
         return file_format.write(header, self.payloads(codes, mode, adaptive_map)), recons
 
     def compress(self, image: np.ndarray, iterations: int | None = None,
-                 raw: bool = False, block_snr: float | None = None) -> bytes:
+                 raw: bool = False, block_snr: float | None = None, optimize: int = 0) -> bytes:
         """A `.tfrnn` file of a uint8 [H, W, 3] image with `iterations` (default: all)."""
-        return self.compress_progressive(image, iterations, raw, block_snr)[0]
+        return self.compress_progressive(image, iterations, raw, block_snr, optimize)[0]
 
     # -- decompress -------------------------------------------------------------------------
 

@@ -231,15 +231,20 @@ class ContextModel(keras.Model):
         memories = self.memories(codes)
         features = self.features(tf.reshape(memories, tf.concat(
             [[-1], tf.shape(memories)[2:]], axis=0)))
-        if self.kind == "checkerboard":
-            logits = tf.zeros_like(flat)
-            known = tf.zeros_like(flat)
-            for step, mask in enumerate(pass_masks(shape[2], shape[3], self.bits, self.groups)):
-                logits = tf.where(mask, self.pass_logits(step, features, known), logits)
-                known = tf.where(mask, flat, known)
-        else:
-            logits = self._raster_logits(features, flat)
-        return tf.reshape(logits, shape)
+        return tf.reshape(self.iteration_logits(features, flat), shape)
+
+    def iteration_logits(self, features, codes):
+        """Teacher-forced logits for one iteration's codes [N, h, w, bits] (±1) from its prior
+        features F [N, h, w, filters]."""
+        if self.kind == "raster":
+            return self._raster_logits(features, codes)
+        shape = tf.shape(codes)
+        logits = tf.zeros_like(codes)
+        known = tf.zeros_like(codes)
+        for step, mask in enumerate(pass_masks(shape[1], shape[2], self.bits, self.groups)):
+            logits = tf.where(mask, self.pass_logits(step, features, known), logits)
+            known = tf.where(mask, codes, known)
+        return logits
 
     def logits(self, codes):
         """Logits of P(bit = +1) [T, B, h, w, bits] (the same as calling the model)."""

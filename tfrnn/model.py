@@ -111,18 +111,24 @@ class RecurrentCodec(keras.Model):
         active = ops.repeat(ops.repeat(active, s, axis=1), s, axis=2)
         return ops.where(active, out, reconstruction), states
 
-    def step(self, x, reconstruction, enc_states, dec_states, training: bool = False,
-             active=None):
-        """One full iteration: returns (b_t, x̂_t, encoder states, decoder states).
-
-        `active` (1 or 0 per code cell, [B, h, w, 1]) zeroes the codes of stopped cells.
-        """
+    def propose(self, x, reconstruction, enc_states):
+        """The encoder's half of an iteration: (features for the binarizer, the gain g_t or
+        None, encoder states)."""
         residual = x - reconstruction
         gain = None
         if self.gain is not None:
             gain = self.gain(reconstruction)
             residual = residual * gain
         features, enc_states = self.encoder(residual, enc_states)
+        return features, gain, enc_states
+
+    def step(self, x, reconstruction, enc_states, dec_states, training: bool = False,
+             active=None):
+        """One full iteration: returns (b_t, x̂_t, encoder states, decoder states).
+
+        `active` (1 or 0 per code cell, [B, h, w, 1]) zeroes the codes of stopped cells.
+        """
+        features, gain, enc_states = self.propose(x, reconstruction, enc_states)
         bits = self.binarizer(features, training=training)
         if active is not None:
             bits = bits * active
@@ -144,7 +150,8 @@ class RecurrentCodec(keras.Model):
         variance = tf.nn.avg_pool2d(tf.square(grey), s, s, "VALID") - tf.square(mean)
         return mse / (tf.maximum(variance, 0.0) + (0.03 * 255.0) ** 2)
 
-    def _initial(self, x):
+    def initial_state(self, x):
+        """(x̂_0 = 0, encoder states, decoder states) for padded model-space images x."""
         shape = tf.shape(x)
         codes = tf.zeros(self.code_shape(shape[0], shape[1], shape[2]), x.dtype)
         return (tf.zeros_like(x), self.encoder.initial_states(x),
@@ -161,7 +168,7 @@ class RecurrentCodec(keras.Model):
         x = self.to_model_space(images)
         shape = tf.shape(x)
         x = self.pad(x)
-        reconstruction, enc_states, dec_states = self._initial(x)
+        reconstruction, enc_states, dec_states = self.initial_state(x)
         outputs = []
         for _ in range(iterations):
             _, reconstruction, enc_states, dec_states = self.step(
@@ -182,7 +189,7 @@ class RecurrentCodec(keras.Model):
         x = self.to_model_space(images)
         shape = tf.shape(x)
         x = self.pad(x)
-        reconstruction, enc_states, dec_states = self._initial(x)
+        reconstruction, enc_states, dec_states = self.initial_state(x)
         xs = tf.shape(x)
         active = tf.ones((xs[0], xs[1] // self.stride, xs[2] // self.stride, 1), x.dtype)
         codes = tf.TensorArray(tf.float32, size=iterations, element_shape=None)

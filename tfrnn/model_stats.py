@@ -16,7 +16,7 @@ def step_flops(codec: RecurrentCodec, height: int = 32, width: int = 32) -> int:
 
     @tf.function
     def one_step(x):
-        recon, enc, dec = codec._initial(x)
+        recon, enc, dec = codec.initial_state(x)
         return codec.step(x, recon, enc, dec, training=False)
 
     graph = one_step.get_concrete_function(x).graph

@@ -12,7 +12,9 @@ A tfrnn model is run once per image at its maximum iteration count; the point fo
 iterations is that file truncated to k iterations (`tfrnn.file_format.truncate`, a valid
 lower-rate file), its size and its decoding. With `--block-snr T`, the model's spatially
 adaptive files (`tfrnn.adaptive`) at block SNR target T make one more curve the same way,
-`tfrnn-NAME-snrT` (a file that ends before k iterations is its own point for k).
+`tfrnn-NAME-snrT` (a file that ends before k iterations is its own point for k); with
+`--optimize N`, its files with codes searched N steps per iteration (`tfrnn.rdo`) make
+`tfrnn-NAME-optN`.
 
 An unreadable image, one too small for 5-scale MS-SSIM, or one a codec fails on is reported
 and left out (of that codec's curve only, if only that codec failed).
@@ -61,6 +63,7 @@ class Job:
     model: str | None = None
     iterations: tuple[int, ...] = ()
     block_snrs: tuple[float, ...] = ()
+    optimize: tuple[int, ...] = ()
 
 
 @dataclass
@@ -101,10 +104,16 @@ def adaptive_result_id(model: str | None, block_snr: float) -> str:
     return f"{model_result_id(model)}-snr{block_snr:g}"
 
 
+def optimized_result_id(model: str | None, steps: int) -> str:
+    """`tfrnn-NAME-optN`: the id of a model's curve with codes searched N steps."""
+    return f"{model_result_id(model)}-opt{steps}"
+
+
 def model_sweep(model: str | None, image: np.ndarray, iterations: Sequence[int],
-                block_snr: float | None = None) -> list[Trial]:
-    """Compress once at the model's maximum iterations (spatially adaptive with `block_snr`);
-    decode each truncation to k iterations (the whole file if it holds fewer).
+                block_snr: float | None = None, optimize: int = 0) -> list[Trial]:
+    """Compress once at the model's maximum iterations (spatially adaptive with `block_snr`,
+    codes searched `optimize` steps); decode each truncation to k iterations (the whole file
+    if it holds fewer).
 
     The encoding time of every point is that one compression (progressive coding produces all
     iteration counts at once); the decoding time is the truncated file's.
@@ -113,7 +122,8 @@ def model_sweep(model: str | None, image: np.ndarray, iterations: Sequence[int],
 
     codec = load_model(model)
     t0 = time.perf_counter()
-    data = codec.compress(image, iterations=codec.max_iterations, block_snr=block_snr)
+    data = codec.compress(image, iterations=codec.max_iterations, block_snr=block_snr,
+                          optimize=optimize)
     encode_s = time.perf_counter() - t0
     stored = parse(data).iterations
     trials = []
@@ -160,6 +170,10 @@ def evaluate_image(job: Job) -> ImageResult:
         for target in job.block_snrs:
             sweep = functools.partial(model_sweep, job.model, image, job.iterations, target)
             sources.append((adaptive_result_id(job.model, target), sweep))
+        for steps in job.optimize:
+            sweep = functools.partial(model_sweep, job.model, image, job.iterations,
+                                      optimize=steps)
+            sources.append((optimized_result_id(job.model, steps), sweep))
     for source_id, run in sources:
         try:
             result.rows[source_id] = trial_rows(image, run())
@@ -251,6 +265,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--block-snr", default=None, metavar="T1,T2,...",
                         help="also a curve of spatially adaptive files of --model per block SNR "
                         "target (dB), e.g. 5,7")
+    parser.add_argument("--optimize", default=None, metavar="N1,N2,...",
+                        help="also a curve of --model's files with codes searched N steps per "
+                        "iteration (rate-distortion optimized encoding), e.g. 4")
     parser.add_argument("--out", default=None, help="folder for the JSON files "
                         "(default bench/results/DATASET)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
@@ -277,8 +294,12 @@ def main(argv: list[str]) -> int:
         if not all(1 <= k <= codec.max_iterations for k in iterations):
             raise UserError(f"--iterations: must be in 1..{codec.max_iterations}")
         model_name = f"tfrnn {codec.name}"
-    elif args.iterations or args.block_snr:
-        raise UserError("--iterations and --block-snr need --model")
+    elif args.iterations or args.block_snr or args.optimize:
+        raise UserError("--iterations, --block-snr and --optimize need --model")
+    optimize = (classic.parse_numbers(args.optimize, "--optimize", int)
+                if args.optimize else ())
+    if not all(steps >= 1 for steps in optimize):
+        raise UserError("--optimize: steps must be 1 or more")
     block_snrs = (classic.parse_numbers(args.block_snr, "--block-snr", float)
                   if args.block_snr else ())
     if block_snrs:
@@ -292,8 +313,8 @@ def main(argv: list[str]) -> int:
     if not codec_settings and not iterations:
         raise UserError("nothing to run: --codecs none and no --model")
 
-    jobs = [Job(str(p), tuple(codec_settings.items()), args.model, iterations, block_snrs)
-            for p in paths]
+    jobs = [Job(str(p), tuple(codec_settings.items()), args.model, iterations, block_snrs,
+                optimize) for p in paths]
     results = run_jobs(jobs, max(1, args.jobs))
     for r in results:
         if r.error:
@@ -316,6 +337,12 @@ def main(argv: list[str]) -> int:
                         iterations, {"model": args.model or "default", "block_snr": target,
                                      "encoding_time_note": "one compression at max iterations, "
                                      "shared by every point"}))
+    for steps in optimize:
+        sources.append((optimized_result_id(args.model, steps),
+                        f"{model_name} optimized ({steps} steps)", "iterations", iterations,
+                        {"model": args.model or "default", "optimize": steps,
+                         "encoding_time_note": "one compression at max iterations, shared by "
+                         "every point"}))
     failed = []
     for source_id, name, setting, settings, extra in sources:
         doc = build_document(source_id, name, setting, settings, results, dataset,
