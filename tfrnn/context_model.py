@@ -60,6 +60,11 @@ def pass_masks(height, width, bits: int, groups: int) -> list:
     return masks
 
 
+def code_length(codes, logits):
+    """−log2 P(actual bit) of ±1 `codes` under `logits` of P(bit = +1), per bit."""
+    return tf.nn.softplus(-codes * logits) / math.log(2.0)
+
+
 def causal_mask(kernel: int, channels_in: int, channels_out: int) -> np.ndarray:
     """PixelCNN mask A for a kernel×kernel convolution: 1 strictly before the centre in raster
     order (rows above, then the left part of the centre row), 0 at and after it."""
@@ -257,7 +262,7 @@ class ContextModel(keras.Model):
     def bits_per_code(self, codes):
         """−log2 P(actual bit) for every bit, [T, B, h, w, bits]."""
         codes = tf.convert_to_tensor(codes, self.compute_dtype)
-        return tf.nn.softplus(-codes * self(codes)) / math.log(2.0)
+        return code_length(codes, self(codes))
 
     def cross_entropy_bits(self, codes):
         """The training loss: mean bits per code bit (1.0 = no saving over raw bits)."""

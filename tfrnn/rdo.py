@@ -10,8 +10,8 @@ and the earlier iterations' codes fixed, on
     L_t = D(x̂_t) + λ_t · R_t + D(x̂_{t+1})
 
 - D = 1 − MS-SSIM on RGB (1 − SSIM below `MS_SSIM_MIN_SIDE`, as in `tfrnn.metrics`);
-- R_t: the context model's code length of iteration t in bits per pixel (cross entropy, as
-  `ContextModel.bits_per_code`); none for raw files, whose size is fixed;
+- R_t: the context model's code length of iteration t in bits per pixel (`code_length`, the
+  cross entropy the context model is trained on); none for raw files, whose size is fixed;
 - x̂_{t+1}: the next iteration decoded from the encoder's proposal for it. This one-step
   lookahead matters: a search on D(x̂_t) + λ_t·R_t alone leaves the decoder in states the next
   iterations serve badly (on kodim23 it lost MS-SSIM at equal rate from 0.35 bpp on);
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from tfrnn.context_model import ContextModel
+from tfrnn.context_model import ContextModel, code_length
 from tfrnn.metrics import MS_SSIM_MIN_SIDE
 from tfrnn.model import RecurrentCodec
 
@@ -93,8 +93,8 @@ class CodeSearch:
             rate = tf.zeros(())
             if prior is not None:
                 logits = self.context_model.iteration_logits(prior, bits)
-                rate = tf.reduce_sum(tf.nn.softplus(-bits * logits)) / (
-                    math.log(2.0) * tf.cast(height * width, tf.float32))
+                rate = tf.reduce_sum(code_length(bits, logits)) / tf.cast(height * width,
+                                                                         tf.float32)
         grad_d = tape.gradient(distortion, z)
         grad_r = tape.gradient(rate, z) if prior is not None else tf.zeros_like(z)
         return distortion, d_now, d_next, rate, grad_d, grad_r
