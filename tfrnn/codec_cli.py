@@ -116,8 +116,8 @@ def compress_main(argv: list[str]) -> int:
                         "over squared error) reaches DB dB, e.g. 7 (format version 2)")
     parser.add_argument("--optimize", type=_positive(int), metavar="STEPS",
                         help="search each iteration's codes for STEPS gradient steps (rate-"
-                        "distortion optimized encoding; slow: about (STEPS+1) x 9 s per "
-                        "iteration for 768x512 on 2 cores)")
+                        "distortion optimized encoding; slow: with 4, about 11 min for a "
+                        "768x512 image on one core)")
     parser.add_argument("--raw", action="store_true", help="pack bits, no entropy coding")
     parser.add_argument("--verbose", action="store_true", help="also print PSNR and MS-SSIM")
     args = parser.parse_args(argv)
