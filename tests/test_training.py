@@ -247,6 +247,8 @@ def test_bad_input_is_one_line_and_overwrites_nothing(data, reference, tmp_path,
                                                 "--batch-size": 16},
         "--crop 48 is larger than the tiles": {"--crop": 48},
         "--batch-size must be at least 1": {"--batch-size": 0},
+        "--loss: ms-ssim needs patches of at least 21 px": {"--loss": "ms-ssim", "--crop": 16},
+        "invalid choice: 'huber'": {"--loss": "huber"},
     }
     for expected, changes in cases.items():
         argv = train_args(data, new, "--steps", 2)
@@ -262,6 +264,22 @@ def test_bad_input_is_one_line_and_overwrites_nothing(data, reference, tmp_path,
         assert len(err.splitlines()) == 1 and expected in err, (expected, err)
     assert not new.exists()
     assert {run: snapshot(run) for run in before} == before
+
+
+def test_loss_flag_trains_the_named_objective_and_a_resume_keeps_it(data, tmp_path, capsys):
+    run = tmp_path / "msssim"
+    assert train(*train_args(data, run, "--loss", "ms-ssim", "--steps", 6, "--log-every", 2,
+                             "--lr", "1e-3")) == 0
+    assert "3 iterations, ms-ssim loss" in capsys.readouterr().out
+    assert json.loads((run / "run.json").read_text())["options"]["loss"] == "ms-ssim"
+    assert "objective" in tags(run / "logs")
+    first = scalars(run / "logs", "loss/iteration_01")
+    assert all(0 < v < 1 for v in first.values())  # 1 − MS-SSIM, not an L1 of pixels
+    assert train(*train_args(data, run, "--resume", "--steps", 8, "--lr", "1e-3")) == 0
+    assert "ms-ssim loss" in capsys.readouterr().out
+    l1 = tmp_path / "ssim-l1"
+    assert train(*train_args(data, l1, "--loss", "ssim-weighted-l1", "--steps", 2)) == 0
+    assert "ssim-weighted-l1 loss" in capsys.readouterr().out
 
 
 def test_context_stage_trains_the_entropy_model_on_the_frozen_codec(data, reference,

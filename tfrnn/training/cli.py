@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tfrnn.errors import UserError
+from tfrnn.losses import LOSSES
 from tfrnn.training.options import PRECISIONS, SCHEDULES, STAGES, STRATEGIES, TrainOptions
 
 
@@ -47,6 +48,10 @@ def build_parser():
     p.add_argument("--iterations", type=int, help="unrolled iterations (default: the config's)")
     p.add_argument("--iteration-weights", type=_floats, metavar="W1,W2,...",
                    help="loss weight of each iteration (default: all 1)")
+    p.add_argument("--loss", choices=LOSSES,
+                   help="distortion summed over iterations: l1 (2017), l2 (2016), ms-ssim "
+                   "(needs patches of 21+ px; 5 scales from 161 px), ssim-weighted-l1 "
+                   "(Johnston 2018); default: the config's; a resumed run: its own")
     p.add_argument("--lr", type=float,
                    help=f"Adam learning rate (default {d['lr'].default}; a resumed run: its own)")
     p.add_argument("--lr-schedule", choices=SCHEDULES,

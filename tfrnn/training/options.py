@@ -20,6 +20,7 @@ class TrainOptions:
 
     Defaults: Adam at 5e-4, the public PyTorch reproduction's setting (Toderici 2017 §3 names
     Adam without a rate); 32×32 tiles and L1 summed over iterations (§3); batch 32.
+    `loss=None` takes the configuration's (`l1` for 2017, `l2` for 2016; `tfrnn.losses`).
     """
 
     data: tuple[tuple[str, float], ...]
@@ -47,6 +48,7 @@ class TrainOptions:
     log_every: int = 20
     seed: int = 0
     iteration_weights: tuple[float, ...] | None = None
+    loss: str | None = None
     stage: str = "codec"
     init_from: str | None = None
     tile_size: int = 32

@@ -6,8 +6,9 @@ the mean loss over the global batch. The summed gradient's global norm is clippe
 the whole batch's gradient, the same on every replica), and Adam applies it.
 
 Losses by stage:
-- `codec`: Σ_t w_t · mean |x − x̂_t| (L1 for the 2017 paper, L2 for the 2016 one), the codec
-  unrolled over T iterations with the stochastic binarizer (Toderici 2017 §3).
+- `codec`: Σ_t w_t · d(x, x̂_t), the codec unrolled over T iterations with the stochastic
+  binarizer (Toderici 2017 §3); d is `loss` (`tfrnn.losses`: L1 for the 2017 paper, L2 for the
+  2016 one, 1 − MS-SSIM, or Johnston 2018's SSIM-weighted L1).
 - `context`: the entropy model's cross-entropy in bits per code bit on the codes of the frozen
   codec (`encode`, the sign binarizer: the codes an encoder really sends).
 - `joint`: both at once; the codes reach the entropy model without a gradient, so the
@@ -49,7 +50,7 @@ class TrainStep:
     def __init__(self, cluster: Cluster, codec: RecurrentCodec, context_model, stage: str,
                  optimizer: keras.optimizers.Optimizer, iterations: int,
                  iteration_weights: Sequence[float] | None = None, clip_norm: float = 0.0,
-                 xla: bool = False):
+                 xla: bool = False, loss: str | None = None):
         self.cluster = cluster
         self.codec = codec
         self.context_model = context_model
@@ -59,6 +60,7 @@ class TrainStep:
         self.iteration_weights = (None if iteration_weights is None
                                   else [float(w) for w in iteration_weights])
         self.clip_norm = float(clip_norm)
+        self.loss = loss or codec.codec_config.loss
         self.variables = trainable_variables(stage, codec, context_model)
         self.loss_scaling = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
         self._gradients = (tf.function(self._compute_gradients, jit_compile=True) if xla
@@ -77,7 +79,7 @@ class TrainStep:
         out = {}
         total = tf.constant(0.0)
         if self.stage in ("codec", "joint"):
-            kind = self.codec.codec_config.loss
+            kind = self.loss
             reconstructions = self.codec(images, training=True, iterations=self.iterations)
             target = self.codec.to_model_space(images)
             out["per_iteration"] = tf.cast(

@@ -33,6 +33,10 @@ class Summaries:
             for name, value in values.items():
                 tf.summary.scalar(name, value, step=step)
 
+    def text(self, step: int, name: str, text: str) -> None:
+        with self.writer.as_default():
+            tf.summary.text(name, text, step=step)
+
     def image(self, step: int, name: str, image: np.ndarray, description: str = "") -> None:
         with self.writer.as_default():
             tf.summary.image(name, image[None], step=step, description=description)

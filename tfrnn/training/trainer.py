@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from tfrnn.configs import CodecConfig, get_config
 from tfrnn.errors import UserError
+from tfrnn.losses import check_loss
 from tfrnn.model import RecurrentCodec
 from tfrnn.training.checkpoints import Checkpoints, RunDirectory
 from tfrnn.training.distribute import Cluster, make_cluster
@@ -191,6 +192,11 @@ class Trainer:
         self.iterations = (options.iterations or before.get("iterations")
                            or config.iterations)
         self.iteration_weights = options.iteration_weights or before.get("iteration_weights")
+        self.loss = options.loss or before.get("loss") or config.loss
+        try:
+            check_loss(self.loss, options.patch_size)
+        except ValueError as e:
+            raise UserError(f"--loss: {e}") from None
         if self.iteration_weights and len(self.iteration_weights) != self.iterations:
             raise UserError(f"--iteration-weights has {len(self.iteration_weights)} values "
                             f"for {self.iterations} iterations")
@@ -231,7 +237,7 @@ class Trainer:
                                        metadata)
         self.train_step = TrainStep(self.cluster, self.codec, self.context_model, options.stage,
                                     self.optimizer, self.iterations, self.iteration_weights,
-                                    options.clip_norm, options.xla)
+                                    options.clip_norm, options.xla, self.loss)
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -257,9 +263,12 @@ class Trainer:
         if step >= options.steps:
             _log(f"{options.run_dir}: already at step {step} of {options.steps}")
             return 0
+        objective = f", {self.loss} loss" if options.stage != "context" else ""
         _log(f"training {self.config.name} ({options.stage}) on {self.cluster.replicas} "
              f"replica(s), {self.cluster.name} strategy: steps {step + 1}..{options.steps}, "
-             f"batch {self.global_batch}, {self.iterations} iterations")
+             f"batch {self.global_batch}, {self.iterations} iterations{objective}")
+        self.summaries.text(step, "objective", f"{options.stage} stage{objective}, "
+                            f"{self.iterations} iterations, {self.options.patch_size} px patches")
         window = Window()
         while step < options.steps:
             try:
