@@ -164,3 +164,27 @@ def test_configs_command_lists_everything(capsys):
     assert all(name in out for name in CONFIGS)
     assert cli.main(["configs", "bogus"]) == 2
     assert "unknown config" in capsys.readouterr().err
+
+
+def test_priming_and_diffusion_run_extra_steps_and_stay_decodable():
+    """Johnston 2018 priming (first iteration) and diffusion (later ones): same weights, other
+    codes; `encode`, `decode` and training's `call` agree; 0 leaves the config as it was."""
+    plain = RecurrentCodec("tiny-lstm-additive")
+    assert "priming" not in plain.codec_config.to_dict()  # old model.json files unchanged
+    images = random_images((1, 32, 48, 3), seed=3)
+    reference = plain.encode(images, 3).numpy()
+    for priming, diffusion in ((2, 0), (1, 1)):
+        config = plain.codec_config.replace(priming=priming, diffusion=diffusion)
+        codec = RecurrentCodec(config)
+        codec.set_weights(plain.get_weights())
+        assert codec.extra_steps(True) == priming and codec.extra_steps(False) == diffusion
+        codes, recons = codec.encode(images, 3, return_reconstructions=True)
+        changed = [not np.array_equal(codes[t], reference[t]) for t in range(3)]
+        assert changed[0] and changed[2]  # primed first iteration; diffusion or state later
+        np.testing.assert_array_equal(codec.decode(codes, 32, 48, all_iterations=True),
+                                      recons.numpy())
+        np.testing.assert_array_equal(codec.to_uint8(codec(images, iterations=3)[-1]),
+                                      recons[-1])
+        assert RecurrentCodec(config.to_dict()).codec_config == config
+    with pytest.raises(UserError, match="priming and diffusion are 0 to 8"):
+        plain.codec_config.replace(priming=9)

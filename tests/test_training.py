@@ -249,6 +249,7 @@ def test_bad_input_is_one_line_and_overwrites_nothing(data, reference, tmp_path,
         "--batch-size must be at least 1": {"--batch-size": 0},
         "--loss: ms-ssim needs patches of at least 21 px": {"--loss": "ms-ssim", "--crop": 16},
         "invalid choice: 'huber'": {"--loss": "huber"},
+        "priming and diffusion are 0 to 8 extra steps": {"--priming": 9},
     }
     for expected, changes in cases.items():
         argv = train_args(data, new, "--steps", 2)
@@ -280,6 +281,14 @@ def test_loss_flag_trains_the_named_objective_and_a_resume_keeps_it(data, tmp_pa
     l1 = tmp_path / "ssim-l1"
     assert train(*train_args(data, l1, "--loss", "ssim-weighted-l1", "--steps", 2)) == 0
     assert "ssim-weighted-l1 loss" in capsys.readouterr().out
+
+
+def test_priming_fine_tunes_a_model_that_had_none(data, reference, tmp_path):
+    run = tmp_path / "primed"
+    assert train("--data", data["tiles32"], "--init-from", reference, "--run-dir", run,
+                 *COMMON, "--priming", 2, "--diffusion", 1, "--steps", 2) == 0
+    config = load_bundle(run).codec.codec_config
+    assert (config.priming, config.diffusion, config.name) == (2, 1, "tiny")
 
 
 def test_context_stage_trains_the_entropy_model_on_the_frozen_codec(data, reference,

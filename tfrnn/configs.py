@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from tfrnn.errors import UserError
 
+MAX_EXTRA_STEPS = 8  # priming / diffusion: extra network steps per iteration, at most
 FRAMEWORKS = ("one-shot", "additive", "residual-scaling")
 CELL_TYPES = ("lstm", "gru", "residual-gru", "associative-lstm")
 
@@ -35,7 +36,13 @@ class CellSpec:
 
 @dataclass(frozen=True)
 class CodecConfig:
-    """Everything that defines a codec's architecture and its training objective."""
+    """Everything that defines a codec's architecture and its training objective.
+
+    `priming` / `diffusion` (Johnston et al. 2018 §3.1-3.2): the encoder and the decoder run
+    that many extra steps of their recurrent layers at the first iteration / at every later
+    one before the step whose output is used (the encoder on the same residual, the decoder on
+    the same codes), so their hidden states see a wider context at no cost in bits.
+    """
 
     name: str
     description: str
@@ -52,6 +59,8 @@ class CodecConfig:
     gain_filters: int = 32
     iterations: int = 16
     loss: str = "l1"
+    priming: int = 0
+    diffusion: int = 0
 
     def __post_init__(self):
         if self.cell not in CELL_TYPES:
@@ -61,6 +70,9 @@ class CodecConfig:
                             f"choose from {', '.join(FRAMEWORKS)}")
         if self.loss not in ("l1", "l2"):
             raise UserError(f"unknown loss {self.loss!r}; choose l1 or l2")
+        if not (0 <= self.priming <= MAX_EXTRA_STEPS and 0 <= self.diffusion <= MAX_EXTRA_STEPS):
+            raise UserError(f"config {self.name}: priming and diffusion are 0 to "
+                            f"{MAX_EXTRA_STEPS} extra steps, not {self.priming}, {self.diffusion}")
         up = self.block
         for spec in self.decoder:
             up *= spec.depth_to_space * (spec.stride if spec.transpose else 1)
@@ -81,7 +93,13 @@ class CodecConfig:
         return -(-height // self.stride) * -(-width // self.stride) * self.bits
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields; `priming`/`diffusion` only when not 0, so that the configurations (and
+        fingerprints) of models made before they existed stay the same."""
+        d = dataclasses.asdict(self)
+        for key in ("priming", "diffusion"):
+            if not d[key]:
+                del d[key]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> CodecConfig:

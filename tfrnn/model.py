@@ -93,12 +93,24 @@ class RecurrentCodec(keras.Model):
 
     # -- one iteration ------------------------------------------------------------------------
 
-    def decode_step(self, bits, reconstruction, states, gain=None):
+    def extra_steps(self, first: bool) -> int:
+        """Extra network steps of an iteration: `priming` at the first, `diffusion` after."""
+        return self.codec_config.priming if first else self.codec_config.diffusion
+
+    @staticmethod
+    def _run(network, inputs, states, steps: int):
+        """`network` applied 1 + `steps` times to the same inputs; the last output, states."""
+        for _ in range(steps + 1):
+            out, states = network(inputs, states)
+        return out, states
+
+    def decode_step(self, bits, reconstruction, states, gain=None, first: bool = False):
         """x̂_t from b_t and x̂_{t−1} (the framework's update); returns (x̂_t, states).
+        `first`: this is iteration 1 (priming steps instead of diffusion steps).
 
         Blocks whose codes are all 0 (stopped, see the module docstring) keep x̂_{t−1}.
         """
-        out, states = self.decoder(bits, states)
+        out, states = self._run(self.decoder, bits, states, self.extra_steps(first))
         framework = self.codec_config.framework
         if framework == "residual-scaling":
             if gain is None:
@@ -111,7 +123,7 @@ class RecurrentCodec(keras.Model):
         active = ops.repeat(ops.repeat(active, s, axis=1), s, axis=2)
         return ops.where(active, out, reconstruction), states
 
-    def propose(self, x, reconstruction, enc_states):
+    def propose(self, x, reconstruction, enc_states, first: bool = False):
         """The encoder's half of an iteration: (features for the binarizer, the gain g_t or
         None, encoder states)."""
         residual = x - reconstruction
@@ -119,20 +131,22 @@ class RecurrentCodec(keras.Model):
         if self.gain is not None:
             gain = self.gain(reconstruction)
             residual = residual * gain
-        features, enc_states = self.encoder(residual, enc_states)
+        features, enc_states = self._run(self.encoder, residual, enc_states,
+                                         self.extra_steps(first))
         return features, gain, enc_states
 
     def step(self, x, reconstruction, enc_states, dec_states, training: bool = False,
-             active=None):
+             active=None, first: bool = False):
         """One full iteration: returns (b_t, x̂_t, encoder states, decoder states).
 
         `active` (1 or 0 per code cell, [B, h, w, 1]) zeroes the codes of stopped cells.
         """
-        features, gain, enc_states = self.propose(x, reconstruction, enc_states)
+        features, gain, enc_states = self.propose(x, reconstruction, enc_states, first)
         bits = self.binarizer(features, training=training)
         if active is not None:
             bits = bits * active
-        reconstruction, dec_states = self.decode_step(bits, reconstruction, dec_states, gain)
+        reconstruction, dec_states = self.decode_step(bits, reconstruction, dec_states, gain,
+                                                      first)
         return bits, reconstruction, enc_states, dec_states
 
     def block_error(self, x, reconstruction):
@@ -170,9 +184,9 @@ class RecurrentCodec(keras.Model):
         x = self.pad(x)
         reconstruction, enc_states, dec_states = self.initial_state(x)
         outputs = []
-        for _ in range(iterations):
+        for t in range(iterations):
             _, reconstruction, enc_states, dec_states = self.step(
-                x, reconstruction, enc_states, dec_states, training=training)
+                x, reconstruction, enc_states, dec_states, training=training, first=t == 0)
             outputs.append(reconstruction[:, : shape[1], : shape[2], :])
         return ops.stack(outputs)
 
@@ -195,9 +209,11 @@ class RecurrentCodec(keras.Model):
         codes = tf.TensorArray(tf.float32, size=iterations, element_shape=None)
         recons = tf.TensorArray(tf.uint8, size=iterations if return_reconstructions else 0)
 
-        def body(t, reconstruction, enc_states, dec_states, active, codes, recons):
+        def body(t, reconstruction, enc_states, dec_states, active, codes, recons,
+                 first=False):
             bits, reconstruction, enc_states, dec_states = self.step(
-                x, reconstruction, enc_states, dec_states, training=False, active=active)
+                x, reconstruction, enc_states, dec_states, training=False, active=active,
+                first=first)
             keep = self.block_error(x, reconstruction) >= tf.cast(stop_ratio, tf.float32)
             active = active * tf.cast(keep, active.dtype)
             codes = codes.write(t, tf.cast(bits, tf.float32))
@@ -206,9 +222,9 @@ class RecurrentCodec(keras.Model):
                     t, self.to_uint8(reconstruction[:, : shape[1], : shape[2], :]))
             return t + 1, reconstruction, enc_states, dec_states, active, codes, recons
 
-        _, _, _, _, _, codes, recons = tf.while_loop(
-            lambda t, *_: t < iterations, body,
-            (tf.constant(0), reconstruction, enc_states, dec_states, active, codes, recons))
+        start = body(tf.constant(0), reconstruction, enc_states, dec_states, active, codes,
+                     recons, first=True)  # iteration 1 outside the loop: it may be primed
+        _, _, _, _, _, codes, recons = tf.while_loop(lambda t, *_: t < iterations, body, start)
         if return_reconstructions:
             return codes.stack(), recons.stack()
         return codes.stack()
@@ -227,15 +243,15 @@ class RecurrentCodec(keras.Model):
         dec_states = self.decoder.initial_states(codes[0])
         recons = tf.TensorArray(tf.uint8, size=iterations if all_iterations else 0)
 
-        def body(t, reconstruction, dec_states, recons):
-            reconstruction, dec_states = self.decode_step(codes[t], reconstruction, dec_states)
+        def body(t, reconstruction, dec_states, recons, first=False):
+            reconstruction, dec_states = self.decode_step(codes[t], reconstruction, dec_states,
+                                                          first=first)
             if all_iterations:
                 recons = recons.write(t, self.to_uint8(reconstruction[:, :height, :width, :]))
             return t + 1, reconstruction, dec_states, recons
 
-        _, reconstruction, _, recons = tf.while_loop(
-            lambda t, *_: t < iterations, body,
-            (tf.constant(0), reconstruction, dec_states, recons))
+        start = body(tf.constant(0), reconstruction, dec_states, recons, first=True)
+        _, reconstruction, _, recons = tf.while_loop(lambda t, *_: t < iterations, body, start)
         if all_iterations:
             return recons.stack()
         return self.to_uint8(reconstruction[:, :height, :width, :])

@@ -75,14 +75,14 @@ class CodeSearch:
         return 1.0 - tf.reduce_mean(ssim(pixels, original, 255.0))
 
     def _losses(self, z, x, original, height, width, reconstruction, gain, enc_states,
-                dec_states, prior, multiscale: bool):
+                dec_states, prior, multiscale: bool, first: bool):
         """D(x̂_t) + D(x̂_{t+1}), D(x̂_t), D(x̂_{t+1}), R_t (0 without `prior`, the context
         model's features for iteration t) and the gradients of the first and of R_t."""
         model = self.model
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(z)
             bits = z + tf.stop_gradient(_sign(z) - z)
-            now, states = model.decode_step(bits, reconstruction, dec_states, gain)
+            now, states = model.decode_step(bits, reconstruction, dec_states, gain, first)
             features, next_gain, _ = model.propose(x, now, enc_states)
             latent = model.binarizer.latent(features)
             proposal = latent + tf.stop_gradient(_sign(latent) - latent)
@@ -117,7 +117,7 @@ class CodeSearch:
                                             x.shape[2] // model.stride)
         codes, proposal_losses, losses = [], [], []
         for t in range(iterations):
-            features, gain, enc_states = self._propose(x, reconstruction, enc_states)
+            features, gain, enc_states = self._propose(x, reconstruction, enc_states, t == 0)
             z = model.binarizer.latent(features).numpy()
             prior = None
             if context is not None:
@@ -126,12 +126,12 @@ class CodeSearch:
                 prior = context.features(memory)
             bits, proposal_loss, loss = self._search_iteration(
                 z, steps, (x, original, *size, reconstruction, gain, enc_states, dec_states,
-                           prior, multiscale))
+                           prior, multiscale, t == 0))
             codes.append(bits)
             proposal_losses.append(proposal_loss)
             losses.append(loss)
             reconstruction, dec_states = self._decode_step(tf.constant(bits), reconstruction,
-                                                           dec_states, gain)
+                                                           dec_states, gain, t == 0)
         return SearchResult(np.stack(codes)[:, 0], proposal_losses, losses)
 
     def _search_iteration(self, z: np.ndarray, steps: int, inputs: tuple,

@@ -49,6 +49,8 @@ class TrainOptions:
     seed: int = 0
     iteration_weights: tuple[float, ...] | None = None
     loss: str | None = None
+    priming: int | None = None
+    diffusion: int | None = None
     stage: str = "codec"
     init_from: str | None = None
     tile_size: int = 32

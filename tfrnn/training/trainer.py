@@ -54,6 +54,9 @@ def resolve_config(options: TrainOptions, run_info: dict | None, init_config: Co
                    ) -> CodecConfig:
     """The run's configuration; UserError if --config, the run and --init-from disagree."""
     given = load_config(options.config) if options.config else None
+    steps = {k: v for k in ("priming", "diffusion") if (v := getattr(options, k)) is not None}
+    if steps:  # extra steps change no weight: a model may be fine-tuned with them
+        given, init_config = (c and c.replace(**steps) for c in (given, init_config))
     candidates = [("--config", given), ("--init-from", init_config)]
     if run_info is not None:
         candidates.insert(0, (f"{options.run_dir}", CodecConfig.from_dict(run_info["config"])))
