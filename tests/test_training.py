@@ -177,15 +177,20 @@ def assert_same_run(run: Path, expected: Path) -> None:
         np.testing.assert_allclose(a, b, atol=3e-5)
 
 
-def test_two_replicas_match_one(data, one_replica, tmp_path):
-    """The mirrored path (2 logical CPUs, 4 tiles each) gives the one-replica result."""
+def deterministic_train(*args) -> list[str]:
+    """The command line of a `tfrnn train` process with the sign binarizer."""
     script = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); import tfrnn.binarizer, "
               "test_training; tfrnn.binarizer.binarize = test_training.sign_binarize; "
               "from tfrnn.cli import main; sys.exit(main(['train', *sys.argv[1:]]))")
+    return [sys.executable, "-c", script, *map(str, args)]
+
+
+def test_two_replicas_match_one(data, one_replica, tmp_path):
+    """The mirrored path (2 logical CPUs, 4 tiles each) gives the one-replica result."""
     two = tmp_path / "two"
     result = subprocess.run(
-        [sys.executable, "-c", script, *train_args(data, two, *DETERMINISTIC, "--strategy",
-                                                   "mirrored", "--cpu-replicas", 2)],
+        deterministic_train(*train_args(data, two, *DETERMINISTIC, "--strategy", "mirrored",
+                                        "--cpu-replicas", 2)),
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True,
         timeout=300)
     assert result.returncode == 0, result.stderr
