@@ -252,6 +252,7 @@ def test_bad_input_is_one_line_and_overwrites_nothing(data, reference, tmp_path,
                                                 "--batch-size": 16},
         "--crop 48 is larger than the tiles": {"--crop": 48},
         "--batch-size must be at least 1": {"--batch-size": 0},
+        "must be a file-system path": {"--run-dir": "gs://bucket/run"},
     }
     for expected, changes in cases.items():
         argv = train_args(data, new, "--steps", 2)
