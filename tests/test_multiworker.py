@@ -142,9 +142,10 @@ def test_a_killed_worker_stops_the_job_and_resume_ends_where_it_would_have(data,
     chief, other = start_workers(data, [run, run], logs, "--steps", 1000,
                                  "--checkpoint-every", 1)
     try:
-        deadline = time.monotonic() + 180
-        while "step 12/" not in output(logs, 0) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 600
+        while "step 12/" not in output(logs, 0):
             assert chief.poll() is None, output(logs, 0, "err")[-3000:]
+            assert time.monotonic() < deadline, "no step 12 in 10 minutes"
             time.sleep(0.05)
         other.send_signal(signal.SIGKILL)
         killed = time.monotonic()
@@ -164,7 +165,7 @@ def test_a_killed_worker_stops_the_job_and_resume_ends_where_it_would_have(data,
     assert status == [0, 0], output(tmp_path / "resumed", 0, "err")[-3000:]
     resumed = output(tmp_path / "resumed", 0).splitlines()[0]
     step = int(resumed.split(" at step ")[1].split()[0])
-    assert 12 <= step < STEPS, resumed  # the newest step both workers had saved
+    assert 11 <= step < STEPS, resumed  # the newest step both workers had saved
     assert f"at step {step} " in output(tmp_path / "resumed", 1).splitlines()[0]
     for a, b in zip(single.weights(run), single.weights(two_workers["chief"]), strict=True):
         np.testing.assert_array_equal(a, b)
