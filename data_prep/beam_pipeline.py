@@ -52,6 +52,28 @@ def _write(element: tuple[int, Iterable[tuple[Shard, int, ImageResult]]], out: s
     return shard.name
 
 
+def write_plan(source: Source, pending: list[Shard], out: str) -> str:
+    """Write the plan file (a line per pending shard) beside the output; returns its path."""
+    plan_path = storage.join(out, f"{BEAM_PLAN_PREFIX}{uuid.uuid4().hex}.tmp")
+    lines = [base64.b64encode(pickle.dumps((shard, source.slice(shard.start, shard.stop))))
+             for shard in pending]
+    storage.write_atomic(plan_path, b"\n".join(lines) + b"\n")
+    return plan_path
+
+
+def build(pipeline, plan_path: str, settings: Settings, out: str) -> None:
+    """Add the steps that mine and write the shards of the plan at `plan_path`."""
+    beam = import_beam()
+    _ = (pipeline
+         | "ReadPlan" >> beam.io.ReadFromText(plan_path)
+         | "SpreadShards" >> beam.Reshuffle()
+         | "ListImages" >> beam.FlatMap(_shard_items)
+         | "SpreadImages" >> beam.Reshuffle()
+         | "Mine" >> beam.Map(_mine, settings)
+         | "ByShard" >> beam.GroupByKey()
+         | "Write" >> beam.Map(_write, out))
+
+
 def run(source: Source, pending: list[Shard], settings: Settings, out: str, *,
         runner: str, pipeline_args: Sequence[str]) -> None:
     """Mine and write every pending shard with Beam's `runner`; blocks until the job ends."""
@@ -60,20 +82,10 @@ def run(source: Source, pending: list[Shard], settings: Settings, out: str, *,
 
     if runner == "DataflowRunner" and not storage.is_url(out):
         raise UserError(f"{out}: DataflowRunner workers cannot write there; give --out gs://...")
-    plan_path = storage.join(out, f"{BEAM_PLAN_PREFIX}{uuid.uuid4().hex}.tmp")
-    lines = [base64.b64encode(pickle.dumps((shard, source.slice(shard.start, shard.stop))))
-             for shard in pending]
-    storage.write_atomic(plan_path, b"\n".join(lines) + b"\n")
+    plan_path = write_plan(source, pending, out)
     try:
         options = PipelineOptions(list(pipeline_args), runner=runner)
         with beam.Pipeline(options=options) as pipeline:
-            _ = (pipeline
-                 | "ReadPlan" >> beam.io.ReadFromText(plan_path)
-                 | "SpreadShards" >> beam.Reshuffle()
-                 | "ListImages" >> beam.FlatMap(_shard_items)
-                 | "SpreadImages" >> beam.Reshuffle()
-                 | "Mine" >> beam.Map(_mine, settings)
-                 | "ByShard" >> beam.GroupByKey()
-                 | "Write" >> beam.Map(_write, out))
+            build(pipeline, plan_path, settings, out)
     finally:
         storage.remove(plan_path)

@@ -177,15 +177,20 @@ def assert_same_run(run: Path, expected: Path) -> None:
         np.testing.assert_allclose(a, b, atol=3e-5)
 
 
-def test_two_replicas_match_one(data, one_replica, tmp_path):
-    """The mirrored path (2 logical CPUs, 4 tiles each) gives the one-replica result."""
+def deterministic_train(*args) -> list[str]:
+    """The command line of a `tfrnn train` process with the sign binarizer."""
     script = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); import tfrnn.binarizer, "
               "test_training; tfrnn.binarizer.binarize = test_training.sign_binarize; "
               "from tfrnn.cli import main; sys.exit(main(['train', *sys.argv[1:]]))")
+    return [sys.executable, "-c", script, *map(str, args)]
+
+
+def test_two_replicas_match_one(data, one_replica, tmp_path):
+    """The mirrored path (2 logical CPUs, 4 tiles each) gives the one-replica result."""
     two = tmp_path / "two"
     result = subprocess.run(
-        [sys.executable, "-c", script, *train_args(data, two, *DETERMINISTIC, "--strategy",
-                                                   "mirrored", "--cpu-replicas", 2)],
+        deterministic_train(*train_args(data, two, *DETERMINISTIC, "--strategy", "mirrored",
+                                        "--cpu-replicas", 2)),
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True,
         timeout=300)
     assert result.returncode == 0, result.stderr
@@ -250,6 +255,7 @@ def test_bad_input_is_one_line_and_overwrites_nothing(data, reference, tmp_path,
         "--loss: ms-ssim needs patches of at least 21 px": {"--loss": "ms-ssim", "--crop": 16},
         "invalid choice: 'huber'": {"--loss": "huber"},
         "priming and diffusion are 0 to 8 extra steps": {"--priming": 9},
+        "must be a file-system path": {"--run-dir": "gs://bucket/run"},
     }
     for expected, changes in cases.items():
         argv = train_args(data, new, "--steps", 2)

@@ -1,7 +1,9 @@
 """`tfrnn bench train`: training-step throughput against a dense matmul on the same machine.
 
 For each configuration, with XLA off and on, at a global batch B of 32×32 tiles unrolled over
-T iterations (default 32 and 16, the paper's setting), on the default strategy:
+T iterations (default 32 and 16, the paper's setting), on the default strategy (or, with
+`--cpu-replicas N`, mirrored over N logical CPU devices: the multi-replica step with its
+gradient all-reduce, on a machine without GPUs):
 
 - `step_seconds`: median (and best) wall time of `--steps` steps after one warm-up step that
   traces (and, with XLA, compiles) the step; tiles/s = B / median;
@@ -36,9 +38,10 @@ import tensorflow as tf
 
 from tfrnn import atomic
 from tfrnn.cli import ArgumentParser
+from tfrnn.errors import UserError
 from tfrnn.model import RecurrentCodec
 from tfrnn.model_stats import step_flops
-from tfrnn.training.distribute import Cluster
+from tfrnn.training.distribute import Cluster, make_cluster
 from tfrnn.training.step import TrainStep
 from tfrnn.training.trainer import load_config
 
@@ -86,15 +89,16 @@ def graph_flops(concrete_function) -> int:
                                              options=options).total_float_ops)
 
 
-def bench_step(config_name: str, batch_size: int, iterations: int, steps: int, xla: bool,
-               matmul_n: int) -> dict:
+def bench_step(cluster: Cluster, config_name: str, batch_size: int, iterations: int,
+               steps: int, xla: bool, matmul_n: int) -> dict:
     """One row: step time, tiles/s, peak memory, GFLOP/s and the matmul reference."""
     keras.utils.set_random_seed(0)
-    codec = RecurrentCodec(load_config(config_name))
-    optimizer = keras.optimizers.Adam(5e-4)
-    optimizer.build(codec.trainable_variables)
-    step = TrainStep(Cluster(tf.distribute.get_strategy(), "default"), codec, None, "codec",
-                     optimizer, iterations, clip_norm=1.0, xla=xla)
+    with cluster.strategy.scope():
+        codec = RecurrentCodec(load_config(config_name))
+        optimizer = keras.optimizers.Adam(5e-4)
+        optimizer.build(codec.trainable_variables)
+    step = TrainStep(cluster, codec, None, "codec", optimizer, iterations, clip_norm=1.0,
+                     xla=xla)
     tiles = tf.constant(np.random.default_rng(0).integers(
         0, 256, (batch_size, 32, 32, 3), dtype=np.uint8))
     reset = reset_peak_memory()
@@ -109,6 +113,7 @@ def bench_step(config_name: str, batch_size: int, iterations: int, steps: int, x
         times.append(time.perf_counter() - start)
     matmul_after = matmul_gflops(matmul_n)
     row = {"config": codec.codec_config.name, "xla": xla, "batch": batch_size,
+           "replicas": cluster.replicas,
            "iterations": iterations,
            "weights": int(codec.count_params()), "warmup_seconds": warmup,
            "step_seconds": statistics.median(times), "step_seconds_best": min(times),
@@ -149,6 +154,7 @@ def sample_dataset(folder: str) -> str:
 
 def _print_row(row: dict) -> None:
     print(f"{row['config']:<22} xla={'on ' if row['xla'] else 'off'} "
+          f"replicas {row['replicas']} "
           f"step {row['step_seconds']:7.2f} s (best {row['step_seconds_best']:.2f})  "
           f"{row['tiles_per_second']:7.1f} tiles/s  {row['gflop_per_step']:8.1f} GFLOP/step "
           f"({row['flop_count']})  {row['gflops']:6.1f} GFLOP/s = "
@@ -166,12 +172,19 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--steps", type=int, default=3, help="timed steps per row")
     parser.add_argument("--xla", choices=("off", "on", "both"), default="both")
     parser.add_argument("--matmul-n", type=int, default=2048)
+    parser.add_argument("--cpu-replicas", type=int, default=1,
+                        help="mirror the step over N logical CPU devices (as `tfrnn train "
+                        "--cpu-replicas`)")
     parser.add_argument("--data", action="append",
                         help="prepared tiles for the pipeline measurement (default: the "
                         "photos shipped in wheels, prepared into a temporary folder)")
     parser.add_argument("--pipeline-batches", type=int, default=200)
     parser.add_argument("--json", default="runs/bench/train.json", help="write results here")
     args = parser.parse_args(argv)
+    if args.cpu_replicas < 1:
+        raise UserError(f"--cpu-replicas must be at least 1, got {args.cpu_replicas}")
+    cluster = make_cluster("mirrored" if args.cpu_replicas > 1 else "default",
+                           args.cpu_replicas)  # before TensorFlow touches a device
     with tempfile.TemporaryDirectory() as tmp:
         dirs = args.data or [sample_dataset(str(Path(tmp) / "tiles"))]
         pipeline = pipeline_tiles_per_second(dirs, args.batch_size, args.pipeline_batches)
@@ -182,8 +195,8 @@ def main(argv: Sequence[str]) -> int:
     for name in args.configs.split(","):
         counted = None
         for xla in xla_settings:
-            row = bench_step(name.strip(), args.batch_size, args.iterations, args.steps, xla,
-                             args.matmul_n)
+            row = bench_step(cluster, name.strip(), args.batch_size, args.iterations,
+                             args.steps, xla, args.matmul_n)
             counted = row.get("gflop_per_step", counted)
             row["flop_count"] = "profiler" if counted is not None else "analytic"
             row["gflop_per_step"] = counted or row["analytic_gflop_per_step"]

@@ -9,7 +9,9 @@ mid-save leaves the previous checkpoint as the latest. `model/` is the latest bu
 (`tfrnn.bundle.save_bundle`, atomic), rewritten at every checkpoint.
 
 On several workers every worker saves (worker k > 0 into `checkpoints/worker-k/`, its own data
-position); only the chief writes `model/`, `logs/` and `run.json`.
+position); only the chief writes `model/`, `logs/` and `run.json`. A worker lost mid-save
+leaves the workers' latest checkpoints at different steps, so a resumed job restores the
+newest step every worker holds (`Checkpoints.steps`, agreed by `Trainer.run`).
 """
 
 from __future__ import annotations
@@ -107,9 +109,23 @@ class Checkpoints:
     def latest(self) -> str | None:
         return self.manager.latest_checkpoint
 
-    def restore(self) -> int:
-        """Restore the latest checkpoint (UserError if it does not fit); returns its step."""
+    def steps(self) -> list[int]:
+        """Steps of the kept checkpoints, oldest first (their files are `ckpt-STEP`)."""
+        return [int(path.rsplit("-", 1)[1]) for path in self.manager.checkpoints]
+
+    def restore(self, step: int | None = None) -> int:
+        """Restore the checkpoint of `step` (default: the latest); returns its step.
+
+        UserError if this run keeps no checkpoint of `step` or it does not fit the model.
+        """
         path = self.latest
+        if step is not None:
+            path = next((p for p, s in zip(self.manager.checkpoints, self.steps(),
+                                           strict=True) if s == step), None)
+            if path is None:
+                raise UserError(f"{self.run.checkpoints}: no checkpoint of step {step} (it "
+                                f"keeps steps {self.steps()}); the workers' checkpoints do "
+                                "not match")
         try:
             self.checkpoint.restore(path).assert_existing_objects_matched()
         except (AssertionError, ValueError, tf.errors.OpError) as e:

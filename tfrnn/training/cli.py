@@ -22,6 +22,14 @@ def _data(value: str) -> tuple[str, float]:
     return value, 1.0
 
 
+def _run_dir(value: str) -> Path:
+    """A file-system path: checkpoints, bundle and logs are written with local file calls."""
+    if "://" in value:
+        raise UserError(f"--run-dir {value}: must be a file-system path (on several hosts a "
+                        "shared one, e.g. the bucket mounted with gcsfuse), not a URL")
+    return Path(value)
+
+
 def _floats(value: str) -> tuple[float, ...]:
     try:
         return tuple(float(x) for x in value.split(","))
@@ -39,7 +47,7 @@ def build_parser():
                    help="a `tfrnn prepare` output directory; repeat to mix several by weight")
     p.add_argument("--config", help="a configuration name (`tfrnn configs`) or a JSON file of "
                    "one; default: that of --init-from or of the resumed run")
-    p.add_argument("--run-dir", required=True, type=Path,
+    p.add_argument("--run-dir", required=True, type=_run_dir,
                    help="RUN: checkpoints/, model/ (latest bundle), logs/ (TensorBoard)")
     p.add_argument("--steps", type=int, default=d["steps"].default,
                    help="total optimizer steps (a resumed run continues up to this)")

@@ -60,6 +60,19 @@ class Cluster:
 
         return self.strategy.experimental_distribute_values_from_function(slice_for)
 
+    def smallest(self, value: int) -> int:
+        """The smallest of the workers' `value`s: a collective, every worker must call it."""
+        if self.workers == 1:
+            return value
+
+        def gather():
+            local = tf.constant([value], tf.int64)
+            return tf.distribute.get_replica_context().all_gather(local, axis=0)
+
+        gathered = tf.function(lambda: self.strategy.run(gather))()
+        return int(min(tf.reduce_min(v) for v in
+                       self.strategy.experimental_local_results(gathered)))
+
 
 def _multi_worker() -> tuple[tf.distribute.Strategy, int, int]:
     try:

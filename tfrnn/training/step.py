@@ -2,8 +2,11 @@
 
 One step of a global batch B on R replicas: every replica runs the codec on its B/R tiles and
 takes the gradient of (its mean loss) / R, so that the sum over replicas is the gradient of
-the mean loss over the global batch. The summed gradient's global norm is clipped (the norm of
-the whole batch's gradient, the same on every replica), and Adam applies it.
+the mean loss over the global batch. The gradients are all-reduced once (summed, with the stop
+flags in the same collective); the sum's global norm is clipped (the norm of the whole batch's
+gradient, the same on every replica), and Adam applies the clipped sum as it is: the Keras
+optimizer's own all-reduce is switched off (`take_summed_gradients`), so a step moves the
+gradients over the network once, not twice.
 
 Losses by stage:
 - `codec`: Σ_t w_t · d(x, x̂_t), the codec unrolled over T iterations with the stochastic
@@ -39,6 +42,22 @@ def trainable_variables(stage: str, codec: RecurrentCodec, context_model) -> lis
     return variables
 
 
+def take_summed_gradients(optimizer: keras.optimizers.Optimizer) -> None:
+    """Make `optimizer.apply` take gradients already summed over the replicas (in place).
+
+    Keras 3's TensorFlow optimizer sums the gradients it gets in a replica context over the
+    replicas (`_all_reduce_sum_gradients`; Keras 2's `experimental_aggregate_gradients=False`
+    has no Keras 3 counterpart), so this optimizer's sum becomes the identity and the traced
+    step keeps one all-reduce. `tests/test_multiworker.py` counts the collectives of the
+    traced step, which catches a Keras that renames the method.
+    """
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer wraps one
+    if not hasattr(inner, "_all_reduce_sum_gradients"):
+        raise TypeError(f"{type(inner).__name__} does not all-reduce its gradients the way "
+                        "Keras 3.6 does; see tfrnn.training.step.take_summed_gradients")
+    vars(inner)["_all_reduce_sum_gradients"] = list  # an instance attribute, not tracked
+
+
 class TrainStep:
     """`step(batch, stop)` -> metrics of one optimizer step on a global batch (uint8 tiles).
 
@@ -63,6 +82,7 @@ class TrainStep:
         self.loss = loss or codec.codec_config.loss
         self.variables = trainable_variables(stage, codec, context_model)
         self.loss_scaling = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        take_summed_gradients(optimizer)
         self._gradients = (tf.function(self._compute_gradients, jit_compile=True) if xla
                            else self._compute_gradients)
         self._step = tf.function(self._distributed_step)
@@ -116,7 +136,7 @@ class TrainStep:
             factor = self.clip_norm / tf.maximum(norm, self.clip_norm)
         if self.loss_scaling:  # every replica sees a non-finite gradient, so all of them skip
             factor = tf.where(tf.math.is_finite(norm), factor, float("nan"))
-        self.optimizer.apply([g * tf.cast(factor, g.dtype) for g in grads], self.variables)
+        self.optimizer.apply([g * tf.cast(factor, g.dtype) for g in total], self.variables)
         out = {k: v / self.cluster.replicas for k, v in losses.items()}
         out["grad_norm"] = norm / self.cluster.replicas
         out["stop"] = stops / self.cluster.replicas

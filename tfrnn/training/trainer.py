@@ -7,6 +7,10 @@
 - A non-finite loss (or gradient, in float32) stops the run with a message and without saving,
   so the latest checkpoint is the last good one; with float16 loss scaling an overflowing
   gradient only skips the step, and only a loss that stays non-finite stops the run.
+- On several workers, a worker that dies makes the step's collective fail on the others
+  (within seconds on a lost connection): they stop with a message and exit status 4, and the
+  job resumes when every worker is restarted with `--resume` (from the newest step all of
+  them saved).
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ from tfrnn.training.step import TrainStep, trainable_variables
 from tfrnn.training.summaries import Evaluator, Summaries
 
 NAN_EXIT = 3
+WORKER_LOST_EXIT = 4
+# What a step's collective raises when a peer worker dies or the connection to it drops.
+WORKER_LOST = (tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.AbortedError,
+               tf.errors.DeadlineExceededError)
 FLOAT16_BAD_STEPS = 20  # consecutive non-finite losses tolerated under float16 loss scaling
 
 
@@ -247,9 +255,17 @@ class Trainer:
     def run(self) -> int:
         options, chief = self.options, self.cluster.is_chief
         start = 0
-        if self.checkpoints.latest is not None:
-            start = self.checkpoints.restore()
-            _log(f"resumed {options.run_dir} at step {start} ({self.checkpoints.latest})")
+        steps = self.checkpoints.steps()
+        latest = steps[-1] if steps else None
+        if self.cluster.workers > 1:  # the newest step every worker saved
+            agreed = self.cluster.smallest(-1 if latest is None else latest)
+            if agreed < 0 and latest is not None:
+                raise UserError(f"{self.run_dir.checkpoints}: holds checkpoints, but another "
+                                "worker has none: the workers' checkpoints do not match")
+            latest = None if agreed < 0 else agreed
+        if latest is not None:
+            start = self.checkpoints.restore(latest)
+            _log(f"resumed {options.run_dir} at step {start} ({self.run_dir.checkpoints})")
         if chief and self.run_info is None:
             self.run_dir.write_run(self.config.to_dict(), options.stage, options.to_dict())
         self.summaries = Summaries(self.run_dir.logs if chief else None)
@@ -279,7 +295,12 @@ class Trainer:
             except tf.errors.OpError as e:
                 raise UserError(f"reading the training tiles failed before step {step + 1}: "
                                 f"{e.message.strip().splitlines()[0]}") from None
-            metrics = self.train_step(batch, signals.signum is not None)
+            try:
+                metrics = self.train_step(batch, signals.signum is not None)
+            except WORKER_LOST as e:
+                if self.cluster.workers == 1:
+                    raise
+                return self._worker_lost(step + 1, e)
             values = {k: v.numpy() for k, v in metrics.items()}
             loss = float(values["loss"])
             finite = math.isfinite(loss)
@@ -326,6 +347,15 @@ class Trainer:
               f"stopped without saving; {where}; try a lower --lr or a --clip-norm",
               file=sys.stderr, flush=True)
         return NAN_EXIT
+
+    def _worker_lost(self, step: int, error: tf.errors.OpError) -> int:
+        latest = self.checkpoints.latest
+        where = f"this worker's last checkpoint is {latest}" if latest else "no checkpoint yet"
+        reason = error.message.strip().splitlines()[0] if error.message.strip() else ""
+        print(f"tfrnn train: lost contact with another worker at step {step} "
+              f"({type(error).__name__}: {reason}); stopped; {where}; restart every worker "
+              "with --resume", file=sys.stderr, flush=True)
+        return WORKER_LOST_EXIT
 
     def _report(self, step: int, window: Window) -> None:
         means = window.means()
