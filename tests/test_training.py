@@ -309,7 +309,7 @@ def test_bench_train_reports_what_it_measured(data, tmp_path, capsys):
 def test_resume_keeps_the_runs_learning_rate_unless_given(tmp_path):
     import json
 
-    from tfrnn.training.cli import parse_options
+    from tfrnn.commands.train import parse_options
 
     run = tmp_path / "run"
     run.mkdir()
