@@ -55,7 +55,10 @@ def run(target: str, argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `tfrnn` console script."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide CUDA-plugin noise on CPU hosts
+    # TensorFlow's C++ logs "Unable to register cuFFT/cuDNN/cuBLAS factory" (level E) when it is
+    # imported, before any Python logging applies: level 3 must be in the environment first.
+    # Every subprocess (the demo's stages, bench workers) inherits it. A value the user set wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         lines = ["usage: tfrnn COMMAND [ARGS...]", "", "commands:"]
