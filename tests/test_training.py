@@ -264,13 +264,17 @@ def test_bad_input_is_one_line_and_overwrites_nothing(data, reference, tmp_path,
     assert {run: snapshot(run) for run in before} == before
 
 
+@pytest.mark.parametrize("kind,flags", [("checkerboard", ("--context-groups", 2)),
+                                        ("raster", ())])
 def test_context_stage_trains_the_entropy_model_on_the_frozen_codec(data, reference,
-                                                                    tmp_path):
+                                                                    tmp_path, kind, flags):
     run = tmp_path / "context"
     assert train(*train_args(data, run, "--stage", "context", "--init-from", reference,
+                             "--context-kind", kind, *flags,
                              "--steps", 20, "--log-every", 5, "--checkpoint-every", 20)) == 0
     bundle = load_bundle(run)
-    assert bundle.context_model is not None
+    assert bundle.context_model is not None and bundle.context_model.kind == kind
+    assert getattr(bundle.context_model, "groups", 2) == 2
     for a, b in zip(bundle.codec.get_weights(), weights(reference), strict=True):
         np.testing.assert_array_equal(a, b)
     bits = scalars(run / "logs", "loss/bits_per_code_bit")
@@ -304,6 +308,13 @@ def test_bench_train_reports_what_it_measured(data, tmp_path, capsys):
     assert row["peak_rss_mb"] > 0 and row["tiles_per_second"] > 0
     assert result["pipeline"]["pipeline_tiles_per_second"] > 0
     assert "of matmul" in capsys.readouterr().out
+
+
+def test_context_kinds_of_the_flags_are_the_models():
+    from tfrnn.context_model import KINDS
+    from tfrnn.training.options import CONTEXT_KINDS
+
+    assert CONTEXT_KINDS == KINDS
 
 
 def test_resume_keeps_the_runs_learning_rate_unless_given(tmp_path):
