@@ -18,7 +18,8 @@ t from two contexts:
     passes (zeros elsewhere); pass 0 from F alone. An iteration decodes in 2·G network
     evaluations. Channel groups matter: on codes of a partly trained cpu-lstm-additive codec
     (200 fitting steps, 4 Kodak images), G = 1, 2, 4, 8 gave 0.485, 0.424, 0.383, 0.358 bits
-    per bit, the raster model 0.466 (BUILD.md has the full benchmark).
+    per bit, the raster model 0.466 (measured once, not kept:
+    bench/results/entropy/README.md).
 
 The raster model predicts all bits of one position together (independently given the context).
 Each kind is its own class (`CheckerboardContextModel`, `RasterContextModel`) behind one
