@@ -186,8 +186,12 @@ def test_plot_bad_input(tmp_path):
         plot.main([str(tmp_path / "missing.json")])
     write_results(tmp_path / "far.json", {**document("Far", 1.0), "results": {
         **document("Far", 1.0)["results"], "ms-ssim-rgb": [0.1, 0.2, 0.3, 0.4]}})
-    with pytest.raises(UserError, match="share no ms-ssim-rgb interval"):
-        plot.main([str(tmp_path), "--metric", "ms-ssim-rgb", "--out", str(tmp_path / "x.png")])
+    table = tmp_path / "t.md"  # no common interval: said, and no BD-rate (never a made-up one)
+    assert plot.main([str(tmp_path), "--metric", "ms-ssim-rgb", "--out", str(tmp_path / "x.png"),
+                      "--table", str(table)]) == 0
+    assert "share no interval" in table.read_text()
+    assert all("| n/a |" in line for line in table.read_text().splitlines()
+               if line.startswith("| A ") or line.startswith("| Far "))
 
 
 def test_value_at_interpolates_inside_the_span_only():

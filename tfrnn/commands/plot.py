@@ -63,17 +63,13 @@ def _fmt(x: float, spec: str) -> str:
     return "n/a" if not math.isfinite(x) else format(x, spec)
 
 
-def table_range(curves: Sequence[Curve], references: Sequence[Curve]) -> tuple[float, float]:
+def table_range(curves: Sequence[Curve],
+                references: Sequence[Curve]) -> tuple[float, float] | None:
     """The default BD-rate interval of a table: what every measured curve ("ours") and every
-    reference covers; UserError naming the spans if they have no common interval."""
+    reference covers; None if they share none."""
     chosen = [c for c in curves if c.kind == "ours"]
     chosen += [r for r in references if not any(r is c for c in chosen)]
-    found = common_range(chosen)
-    if found is None:
-        spans = "; ".join(f"{c.id}: {_span(quality_span(c))}" for c in chosen)
-        raise UserError(f"the curves share no {chosen[0].metric} interval ({spans}); give "
-                        "--quality-range LO,HI or fewer files")
-    return found
+    return common_range(chosen)
 
 
 def _span(span: tuple[float, float] | None) -> str:
@@ -81,19 +77,22 @@ def _span(span: tuple[float, float] | None) -> str:
 
 
 def summary_table(curves: Sequence[Curve], references: Sequence[Curve],
-                  quality_range: tuple[float, float],
+                  quality_range: tuple[float, float] | None,
                   bpp_range: tuple[float, float] = DEFAULT_BPP_RANGE,
                   at_bpp: Sequence[float] = ()) -> str:
     """Markdown table: per curve, its coding, spans, BD-rate against each reference over the
-    one interval `quality_range`, AUC, and the metric at each rate of `at_bpp` (interpolated;
-    n/a outside the curve's span)."""
+    one interval `quality_range` (None: the curves share no interval, and no BD-rate is
+    given), AUC, and the metric at each rate of `at_bpp` (interpolated; n/a outside the
+    curve's span)."""
     metric = references[0].metric
     lo, hi = bpp_range
-    qlo, qhi = quality_range
+    interval = ("The measured curves share no interval of the metric: no BD-rate. "
+                if quality_range is None else
+                f"Every BD-rate below is taken over the same interval, {metric} "
+                f"{_span(quality_range)} (Akima; negative = fewer bits than the reference); "
+                "n/a: the curve does not cover that interval (see its span). ")
     lines = [
-        f"Metric: {LABELS.get(metric, metric)}. Every BD-rate below is taken over the same "
-        f"interval, {metric} {qlo:.4g}–{qhi:.4g} (Akima; negative = fewer bits than the "
-        "reference); n/a: the curve does not cover that interval (see its span). "
+        f"Metric: {LABELS.get(metric, metric)}. " + interval +
         "Coding: raw = bits before entropy coding, entropy-coded = file sizes; compare like "
         f"with like. AUC = area under {metric} vs bpp over [{lo:g}, {hi:g}] bpp "
         "(n/a: the curve does not span it).",
@@ -106,7 +105,8 @@ def summary_table(curves: Sequence[Curve], references: Sequence[Curve],
     for c in curves:
         b, _ = monotone(c)
         span = f"{b[0]:.3f}–{b[-1]:.3f}" if len(b) else "—"
-        bds = "".join(f" {_fmt(bd_rate(r, c, quality_range), '+.1f')} |" for r in references)
+        bds = "".join(f" {_fmt(bd_rate(r, c, quality_range), '+.1f')} |" if quality_range
+                      else " n/a |" for r in references)
         auc = _fmt(rd_auc(c, bpp_range), ".4f")
         at = "".join(f" {_fmt(value_at(c, x), '.4f')} |" for x in at_bpp)
         lines.append(f"| {c.name} | {c.kind} | {c.coding} | {len(c.bpp)} | {span} | "
@@ -238,8 +238,12 @@ def main(argv: list[str]) -> int:
     references = ([find_curve(curves, key) for key in args.reference.split(",")]
                   if args.reference else [curves[0]])
     quality_range = args.quality_range or table_range(curves, references)
+    if quality_range is None:
+        spans = "; ".join(f"{c.id}: {_span(quality_span(c))}" for c in curves if c.kind == "ours")
+        print(f"tfrnn plot: the measured curves share no {args.metric} interval ({spans}): "
+              "no BD-rate (give --quality-range LO,HI or fewer files)")
     for r in references:
-        if not covers(r, quality_range):
+        if quality_range is not None and not covers(r, quality_range):
             raise UserError(f"reference {r.id} covers {args.metric} {_span(quality_span(r))}, "
                             f"not the table's interval {_span(quality_range)}")
     table = summary_table(curves, references, quality_range, args.bpp_range, args.at_bpp)
