@@ -24,7 +24,7 @@ import tensorflow as tf
 from export.writer import write_savedmodel
 from tfrnn.bundle import Bundle
 from tfrnn.configs import get_config
-from tfrnn.context_model import ContextModel
+from tfrnn.context_model import make_context_model
 from tfrnn.images import encode_png, load_image
 from tfrnn.model import RecurrentCodec
 
@@ -52,7 +52,7 @@ def directory_size(path: Path) -> int:
 def bench_config(name: str, iterations: list[int], image: np.ndarray, repeats: int,
                  work: Path) -> list[dict]:
     codec = RecurrentCodec(get_config(name))
-    bundle = Bundle(codec, ContextModel(bits=codec.codec_config.bits))
+    bundle = Bundle(codec, make_context_model(bits=codec.codec_config.bits))
     path = work / name / "1"
     start = time.perf_counter()
     write_savedmodel(bundle, path, name=name, version=1, max_iterations=max(iterations))

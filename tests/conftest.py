@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow: its C++ import-time lines
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TFRNN_SHARED", REPO.parent / "shared"))

@@ -104,7 +104,6 @@ def test_model_result_ids_do_not_collide():
 
 
 def test_tfrnn_model_by_truncation(small_dir, tmp_path):
-    pytest.importorskip("tfrnn.codec")
     import tensorflow as tf
 
     from tfrnn.bundle import Bundle, save_bundle
@@ -128,7 +127,7 @@ def test_tfrnn_model_by_truncation(small_dir, tmp_path):
                     "1", "--out", str(out)]) == 0
     doc = read_results(out / "tfrnn-bundle.json")
     res = doc["results"]
-    assert doc["id"] == "tfrnn-bundle"
+    assert doc["id"] == "tfrnn-bundle" and doc["coding"] == "raw"  # no context model
     assert res["iterations"] == [1, 2] and res["bpp"][0] < res["bpp"][1]
     stop_at_once = read_results(out / "tfrnn-bundle-snr-30.json")  # one-iteration files
     never_stop = read_results(out / "tfrnn-bundle-snr60.json")  # all active: maps cost bytes
@@ -139,6 +138,10 @@ def test_tfrnn_model_by_truncation(small_dir, tmp_path):
     assert never_stop["results"]["ms-ssim-rgb"] == res["ms-ssim-rgb"]
     searched = read_results(out / "tfrnn-bundle-opt1.json")  # raw bits: same sizes
     assert searched["optimize"] == 1 and searched["results"]["bpp"] == res["bpp"]
+    assert rd.main(["--images", str(small_dir), "--codecs", "none", "--model", model, "--raw",
+                    "--iterations", "1", "--jobs", "1", "--out", str(out)]) == 0
+    raw = read_results(out / "tfrnn-bundle-raw.json")
+    assert raw["coding"] == "raw" and raw["results"]["bpp"] == res["bpp"][:1]
     with pytest.raises(UserError, match="--optimize"):
         rd.main(["--images", str(small_dir), "--model", model, "--optimize", "0"])
     with pytest.raises(UserError, match="--block-snr"):

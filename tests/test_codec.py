@@ -14,10 +14,11 @@ from tfrnn import adaptive, cli, file_format
 from tfrnn.bundle import Bundle, save_bundle
 from tfrnn.codec import Codec, load_codec
 from tfrnn.configs import CellSpec, get_config
-from tfrnn.context_model import KINDS, fit_context_model
+from tfrnn.context_model import KINDS
 from tfrnn.errors import UserError
 from tfrnn.images import load_image, save_png
 from tfrnn.model import RecurrentCodec
+from tfrnn.training.fit import fit_context_model
 
 ITERATIONS = 6
 MODES = ("raw",) + KINDS
@@ -47,7 +48,7 @@ def bundle_dirs(tmp_path_factory, astronaut):
     dirs = {"raw": save_bundle(root / "raw", Bundle(codec))}
     for kind, steps in (("checkerboard", 40), ("raster", 20)):
         model, history = fit_context_model(codec, [astronaut[:256, :256]], steps, kind=kind,
-                                           crop=8, log_every=steps // 2)
+                                           crop=128, log_every=steps // 2)
         assert history["bits"][-1] < history["bits"][0]
         dirs[kind] = save_bundle(root / kind, Bundle(codec, model))
     return dirs
@@ -345,6 +346,16 @@ def test_cli_compress_decompress_truncate(capsys, tmp_path, pngs, bundle_dirs, c
     assert code == 0, err
     np.testing.assert_array_equal(load_image(tmp_path / "b.png"),
                                   codecs["checkerboard"].decompress(files[0].read_bytes(), 1))
+
+    # The output's extension names the format written; a name with no format is refused.
+    code, out, err = _run(capsys, "decompress", tmp_path / "b.tfrnn", "-o", tmp_path / "b.jpg",
+                          "--model", model)
+    assert code == 0, err
+    assert (tmp_path / "b.jpg").read_bytes()[:3] == b"\xff\xd8\xff"  # JPEG, not PNG bytes
+    code, out, err = _run(capsys, "decompress", tmp_path / "b.tfrnn", "-o", tmp_path / "b.gif",
+                          "--model", model)
+    assert code == 2 and "cannot write .gif" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "b.gif").exists()
 
 
 def test_cli_targets(capsys, tmp_path, pngs, bundle_dirs, codecs, astronaut):

@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfrnn.context_model import KINDS, ContextModel, pass_masks
-from tfrnn.range_coding import EntropyCoder, quantize
+from tfrnn.context_model import (
+    KINDS,
+    CheckerboardContextModel,
+    ContextModel,
+    RasterContextModel,
+    make_context_model,
+    pass_masks,
+)
+from tfrnn.range_coding import CheckerboardCoder, RasterCoder, entropy_coder, quantize
 
 T, H, W, BITS = 3, 5, 6, 8
 
@@ -16,7 +23,8 @@ T, H, W, BITS = 3, 5, 6, 8
 @pytest.fixture(scope="module")
 def models() -> dict[str, ContextModel]:
     keras.utils.set_random_seed(1)
-    return {kind: ContextModel(kind, bits=BITS, filters=16, memory_units=8) for kind in KINDS}
+    return {kind: make_context_model(kind, bits=BITS, filters=16, memory_units=8)
+            for kind in KINDS}
 
 
 @pytest.fixture(scope="module")
@@ -92,15 +100,15 @@ def test_config_round_trip_and_weights(models, codes, kind, tmp_path):
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="unknown context model kind"):
-        ContextModel("zigzag")
+        make_context_model("zigzag")
     with pytest.raises(ValueError, match="groups must be 1 to 8"):
-        ContextModel(bits=8, groups=9)
+        make_context_model(bits=8, groups=9)
 
 
 def test_raster_sequential_steps_match_teacher_forcing(models, codes):
     """The coder's one-position-at-a-time steps pick the tables the parallel logits give."""
     model = models["raster"]
-    coder = EntropyCoder(model)
+    coder = entropy_coder(model)
     parallel = quantize(model(codes)).numpy()[:, 0].reshape(T, H * W, BITS)
     memory = model.initial_memory(1, H, W)
     previous = tf.zeros((1, H, W, BITS))
@@ -111,3 +119,19 @@ def test_raster_sequential_steps_match_teacher_forcing(models, codes):
         agree.append(np.mean(sequential == parallel[t]))
         previous = codes[t]
     assert min(agree) > 0.99
+
+
+def test_one_class_per_kind_and_old_configs_load():
+    """Each kind is its own class with its own coder; a model.json written when one class
+    branched on `kind` (class "ContextModel", `groups` for both kinds) builds the same model."""
+    for kind, model_cls, coder_cls in (("checkerboard", CheckerboardContextModel,
+                                        CheckerboardCoder),
+                                       ("raster", RasterContextModel, RasterCoder)):
+        old = {"module": "tfrnn.context_model", "class_name": "ContextModel",
+               "registered_name": "tfrnn>ContextModel",
+               "config": {"kind": kind, "bits": BITS, "filters": 16, "memory_units": 8,
+                          "groups": 2, "name": f"old_{kind}"}}
+        model = keras.saving.deserialize_keras_object(old)
+        assert type(model) is model_cls and model.kind == kind and model.bits == BITS
+        assert type(entropy_coder(model)) is coder_cls
+    assert isinstance(model, ContextModel)

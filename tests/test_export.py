@@ -30,7 +30,7 @@ from tfrnn import cli, file_format
 from tfrnn.bundle import Bundle, load_bundle, save_bundle
 from tfrnn.codec import Codec
 from tfrnn.configs import CodecConfig, get_config
-from tfrnn.context_model import ContextModel
+from tfrnn.context_model import make_context_model
 from tfrnn.images import encode_png
 from tfrnn.model import RecurrentCodec
 from tfrnn.range_coding import bits_check, code_bits, quantize
@@ -188,7 +188,7 @@ def exported(tmp_path_factory):
     keras.utils.set_random_seed(0)
     root = tmp_path_factory.mktemp("export")
     codec = RecurrentCodec(get_config("tiny-lstm-additive").replace(iterations=6))
-    context = ContextModel("checkerboard", bits=32, filters=8, memory_units=8)
+    context = make_context_model("checkerboard", bits=32, filters=8, memory_units=8)
     bundle_dir = save_bundle(root / "bundle", Bundle(codec, context, {"step": 7}))
     base = root / "models"
     assert cli.run("export.cli:main", [
@@ -376,7 +376,7 @@ def test_metadata_asset(exported, bundle):
     assert meta["training_step"] == 7
     assert CodecConfig.from_dict(meta["config"]) == bundle.codec.codec_config
     assert meta["max_iterations"] == MAX_ITERATIONS
-    assert meta["context_model"] == {"present": True, "class": "ContextModel",
+    assert meta["context_model"] == {"present": True, "class": "CheckerboardContextModel",
                                      "kind": "checkerboard"}
     assert set(meta["signatures"]) == SIGNATURES
     assert meta["signatures"]["encode"]["inputs"]["images"] == {

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tfrnn.errors import UserError
-from tfrnn.images import decode_image, encode_png, load_image, save_png
+from tfrnn.images import decode_image, encode_png, load_image, save_image, save_png
 
 
 def encoded(img: Image.Image, fmt: str = "PNG") -> bytes:
@@ -54,6 +54,24 @@ def test_png_round_trip(tmp_path):
     np.testing.assert_array_equal(load_image(tmp_path / "x.png"), arr)
     np.testing.assert_array_equal(decode_image(encode_png(arr)), arr)
     assert [p.name for p in tmp_path.iterdir()] == ["x.png"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("name,fmt,exact", [
+    ("x.png", "PNG", True), ("x.webp", "WEBP", True), ("x.JPG", "JPEG", False),
+    ("x.jpeg", "JPEG", False)])
+def test_save_image_writes_the_format_its_extension_names(tmp_path, name, fmt, exact):
+    arr = np.random.default_rng(0).integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    save_image(tmp_path / name, arr)
+    with Image.open(tmp_path / name) as img:
+        assert img.format == fmt
+    assert np.array_equal(load_image(tmp_path / name), arr) == exact
+
+
+@pytest.mark.parametrize("name", ["x.gif", "x"])
+def test_save_image_refuses_other_names(tmp_path, name):
+    with pytest.raises(UserError, match="cannot write"):
+        save_image(tmp_path / name, np.zeros((2, 2, 3), np.uint8))
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("content,message", [

@@ -297,13 +297,17 @@ def test_priming_fine_tunes_a_model_that_had_none(data, reference, tmp_path):
     assert (config.priming, config.diffusion, config.name) == (2, 1, "tiny")
 
 
+@pytest.mark.parametrize("kind,flags", [("checkerboard", ("--context-groups", 2)),
+                                        ("raster", ())])
 def test_context_stage_trains_the_entropy_model_on_the_frozen_codec(data, reference,
-                                                                    tmp_path):
+                                                                    tmp_path, kind, flags):
     run = tmp_path / "context"
     assert train(*train_args(data, run, "--stage", "context", "--init-from", reference,
+                             "--context-kind", kind, *flags,
                              "--steps", 20, "--log-every", 5, "--checkpoint-every", 20)) == 0
     bundle = load_bundle(run)
-    assert bundle.context_model is not None
+    assert bundle.context_model is not None and bundle.context_model.kind == kind
+    assert getattr(bundle.context_model, "groups", 2) == 2
     for a, b in zip(bundle.codec.get_weights(), weights(reference), strict=True):
         np.testing.assert_array_equal(a, b)
     bits = scalars(run / "logs", "loss/bits_per_code_bit")
@@ -339,10 +343,17 @@ def test_bench_train_reports_what_it_measured(data, tmp_path, capsys):
     assert "of matmul" in capsys.readouterr().out
 
 
+def test_context_kinds_of_the_flags_are_the_models():
+    from tfrnn.context_model import KINDS
+    from tfrnn.training.options import CONTEXT_KINDS
+
+    assert CONTEXT_KINDS == KINDS
+
+
 def test_resume_keeps_the_runs_learning_rate_unless_given(tmp_path):
     import json
 
-    from tfrnn.training.cli import parse_options
+    from tfrnn.commands.train import parse_options
 
     run = tmp_path / "run"
     run.mkdir()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,20 +148,3 @@ def load_bundle(path_or_name: str | os.PathLike, with_context: bool = True) -> B
     if with_context and bundle.fingerprint != manifest.get("fingerprint"):
         raise UserError(f"{path}: weights do not match the fingerprint in model.json")
     return bundle
-
-
-def release_main(argv: Sequence[str]) -> int:
-    """`tfrnn release`: copy a trained model into a bundle to ship (optionally float16)."""
-    from tfrnn.cli import ArgumentParser
-
-    parser = ArgumentParser(prog="tfrnn release", description=release_main.__doc__)
-    parser.add_argument("model", help="a bundle, a training run directory or a pretrained name")
-    parser.add_argument("out", help="the bundle directory to write (replaced if it exists)")
-    parser.add_argument("--float16", action="store_true",
-                        help="store the weights in half precision (half the size; rounds them)")
-    args = parser.parse_args(argv)
-    bundle = load_bundle(args.model)
-    out = save_bundle(args.out, bundle, float16=args.float16)
-    size = sum(f.stat().st_size for f in out.iterdir())
-    print(f"{out}: {size / 1e6:.1f} MB, fingerprint {bundle.fingerprint}")
-    return 0

@@ -1,4 +1,5 @@
-"""The `tfrnn` command: one subcommand per stage, each a `main(argv)` in its own module.
+"""The `tfrnn` command: one subcommand per stage, each a `main(argv)` in `tfrnn/commands/`
+(`prepare` and `export`/`client` live with their top-level packages, as the design fixes them).
 
 Modules are imported only when their subcommand runs, so `tfrnn --help` stays fast.
 """
@@ -15,18 +16,19 @@ from tfrnn.errors import UserError
 
 # subcommand -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "configs": ("tfrnn.configs:main", "list the named model configurations"),
+    "configs": ("tfrnn.commands.configs:main", "list the named model configurations"),
     "prepare": ("data_prep.cli:main", "mine high-entropy 32x32 tiles into sharded TFRecords"),
-    "train": ("tfrnn.training.cli:main", "train a codec (and its entropy model)"),
-    "release": ("tfrnn.bundle:release_main", "copy a trained model into a bundle to ship"),
+    "train": ("tfrnn.commands.train:main", "train a codec (and its entropy model)"),
+    "release": ("tfrnn.commands.release:main", "copy a trained model into a bundle to ship"),
     "export": ("export.cli:main", "export a SavedModel for TensorFlow Serving"),
     "client": ("export.client:main", "compress/decompress through a running TF Serving (REST)"),
-    "compress": ("tfrnn.codec_cli:compress_main", "compress images to .tfrnn files"),
-    "decompress": ("tfrnn.codec_cli:decompress_main", "decompress .tfrnn files to PNG"),
-    "truncate": ("tfrnn.codec_cli:truncate_main", "cut a .tfrnn file to fewer iterations"),
-    "bench": ("tfrnn.bench.cli:main", "benchmarks: rd, thumbnails, prepare, train, entropy, model"),
-    "plot": ("tfrnn.plot:main", "RD plots and BD-rate tables from bench JSON files"),
-    "demo": ("tfrnn.demo:main", "the main job: prepare -> train -> export -> compress"),
+    "compress": ("tfrnn.commands.codec:compress_main", "compress images to .tfrnn files"),
+    "decompress": ("tfrnn.commands.codec:decompress_main", "decompress .tfrnn files to PNG"),
+    "truncate": ("tfrnn.commands.codec:truncate_main", "cut a .tfrnn file to fewer iterations"),
+    "bench": ("tfrnn.commands.bench:main",
+              "benchmarks: rd, thumbnails, prepare, train, entropy, model"),
+    "plot": ("tfrnn.commands.plot:main", "RD plots and BD-rate tables from bench JSON files"),
+    "demo": ("tfrnn.commands.demo:main", "the main job: prepare -> train -> export -> compress"),
 }
 
 
@@ -53,7 +55,10 @@ def run(target: str, argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `tfrnn` console script."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide CUDA-plugin noise on CPU hosts
+    # TensorFlow's C++ logs "Unable to register cuFFT/cuDNN/cuBLAS factory" (level E) when it is
+    # imported, before any Python logging applies: level 3 must be in the environment first.
+    # Every subprocess (the demo's stages, bench workers) inherits it. A value the user set wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         lines = ["usage: tfrnn COMMAND [ARGS...]", "", "commands:"]

@@ -26,7 +26,7 @@ import tensorflow as tf
 from tfrnn import adaptive, file_format, rdo
 from tfrnn.bundle import PRETRAINED_DIR, Bundle, load_bundle
 from tfrnn.errors import UserError
-from tfrnn.range_coding import EntropyCoder, pack_bits, unpack_bits
+from tfrnn.range_coding import entropy_coder, pack_bits, unpack_bits
 
 DEFAULT_MODEL = "default"
 
@@ -55,7 +55,7 @@ class Codec:
         self.max_iterations = min(trained, file_format.MAX_ITERATIONS)
         self.bits = config.bits
         context = bundle.context_model
-        self.entropy_coder = EntropyCoder(context) if context is not None else None
+        self.entropy_coder = entropy_coder(context) if context is not None else None
         self.default_mode = context.kind if context is not None else "raw"
         self._model_ids = {"raw": bytes.fromhex(self.model.fingerprint())}
         if context is not None:

@@ -18,20 +18,22 @@ t from two contexts:
     passes (zeros elsewhere); pass 0 from F alone. An iteration decodes in 2·G network
     evaluations. Channel groups matter: on codes of a partly trained cpu-lstm-additive codec
     (200 fitting steps, 4 Kodak images), G = 1, 2, 4, 8 gave 0.485, 0.424, 0.383, 0.358 bits
-    per bit, the raster model 0.466 (BUILD.md has the full benchmark).
+    per bit, the raster model 0.466 (measured once, not kept:
+    bench/results/entropy/README.md).
 
 The raster model predicts all bits of one position together (independently given the context).
-`logits(codes)` / `probabilities(codes)` compute every probability at once from the true codes
-(teacher forcing) with standard TensorFlow ops only, for training and for serving;
-`cross_entropy_bits(codes)` is the training loss. The coder (`tfrnn.range_coding`) drives the
-same layers one iteration (checkerboard) or one position (raster) at a time.
+Each kind is its own class (`CheckerboardContextModel`, `RasterContextModel`) behind one
+interface: `logits(codes)` / `probabilities(codes)` compute every probability at once from the
+true codes (teacher forcing) with standard TensorFlow ops only, for training and for serving;
+`cross_entropy_bits(codes)` is the training loss. Each kind's coder (`tfrnn.range_coding`:
+`CheckerboardCoder`, `RasterCoder`, made by `entropy_coder(model)`) gives it `encode` and
+`decode`, driving the same layers one pass (checkerboard) or one position (raster) at a time;
+the coders hold the range coder's custom ops, which the served SavedModels must not contain.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -39,7 +41,6 @@ import tensorflow as tf
 
 from tfrnn.cells import ConvGRUCell
 
-KINDS = ("checkerboard", "raster")
 DEFAULT_KIND = "checkerboard"
 RASTER_KERNEL = 7
 PASS_KERNEL = 5
@@ -118,52 +119,29 @@ def _conv(filters: int, kernel: int, name: str, activation=None) -> keras.layers
 
 @keras.saving.register_keras_serializable(package="tfrnn")
 class ContextModel(keras.Model):
-    """P(bit = +1) of every code bit; see the module docstring for the two `kind`s.
+    """P(bit = +1) of every code bit: the memory across iterations, shared by both kinds; each
+    kind (`CheckerboardContextModel`, `RasterContextModel`) adds its context within an
+    iteration (`iteration_logits`). Build one with `make_context_model(kind, ...)`.
 
     Args:
-        kind: "checkerboard" (parallel within an iteration) or "raster" (sequential).
         bits: code channels per position (the codec's `bits`).
         filters: width of the prior features and the within-iteration context.
         memory_units: channels of the across-iteration GRU memory.
-        groups: channel groups of the checkerboard (2·groups passes per iteration).
+
+    `ContextModel.from_config` builds the subclass a config's `kind` names, so model.json files
+    written before the kinds had their own classes load unchanged.
     """
 
-    def __init__(self, kind: str = DEFAULT_KIND, bits: int = 32, filters: int = 64,
-                 memory_units: int = 64, groups: int = DEFAULT_GROUPS, **kwargs):
+    kind = ""
+
+    def __init__(self, bits: int = 32, filters: int = 64, memory_units: int = 64, **kwargs):
         super().__init__(**kwargs)
-        if kind not in KINDS:
-            raise ValueError(f"unknown context model kind {kind!r}; choose from {KINDS}")
-        if not 1 <= int(groups) <= int(bits):
-            raise ValueError(f"groups must be 1 to {bits}, not {groups}")
-        self.kind, self.bits, self.groups = kind, int(bits), int(groups)
-        self.filters, self.memory_units = int(filters), int(memory_units)
-        f = self.filters
+        self.bits, self.filters, self.memory_units = int(bits), int(filters), int(memory_units)
         self.memory = ConvGRUCell(self.memory_units, kernel_size=3, hidden_kernel_size=3,
                                   name="memory")
-        self.prior = _conv(f, 3, "prior", "relu")
+        self.prior = _conv(self.filters, 3, "prior", "relu")
         self.memory.build((None, None, None, self.bits))
         self.prior.build((None, None, None, self.memory_units))
-        if kind == "checkerboard":
-            self.passes = 2 * self.groups
-            self.pass_context = [_conv(f, PASS_KERNEL, f"pass{s}_context", "relu")
-                                 for s in range(1, self.passes)]
-            self.pass_hidden = [_conv(f, 1, f"pass{s}_hidden", "relu")
-                                for s in range(self.passes)]
-            self.pass_out = [_conv(self.bits, 1, f"pass{s}_out") for s in range(self.passes)]
-            for s in range(self.passes):
-                if s:
-                    self.pass_context[s - 1].build((None, None, None, self.bits))
-                self.pass_hidden[s].build((None, None, None, 2 * f if s else f))
-                self.pass_out[s].build((None, None, None, f))
-        else:
-            self.causal = MaskedConv2D(f, RASTER_KERNEL, name="causal")
-            # A GRU along the row: 1×1 convolutions on [N, h, 1, C] act per position.
-            self.row = ConvGRUCell(f, kernel_size=1, hidden_kernel_size=1, name="row")
-            self.row_out = _conv(self.bits, 1, "row_out")
-            self.causal.build((None, None, None, self.bits))
-            self.row.build((None, None, None, 2 * f))
-            self.row_out.build((None, None, None, f))
-        self.built = True
 
     # -- across iterations ----------------------------------------------------------------------
 
@@ -186,46 +164,6 @@ class ContextModel(keras.Model):
         start = self.initial_memory(shape[1], shape[2], shape[3])
         return tf.scan(self.advance, previous, initializer=start)
 
-    # -- within an iteration: checkerboard ------------------------------------------------------
-
-    def pass_logits(self, step: int, features, known):
-        """Checkerboard pass `step`: logits at every bit (only the pass's own are used) from F
-        and `known`, the codes of the earlier passes with zeros elsewhere."""
-        x = features
-        if step:
-            x = tf.concat([features, self.pass_context[step - 1](known)], axis=-1)
-        return self.pass_out[step](self.pass_hidden[step](x))
-
-    # -- within an iteration: raster ------------------------------------------------------------
-
-    def row_input(self, features, causal):
-        return tf.concat([features, causal], axis=-1)
-
-    def row_step(self, row_input, state):
-        """One step of the row GRU on [N, h, 1, 2·filters]: (logits [N, h, 1, bits], state)."""
-        state = self.row(row_input, (state,))[0]
-        return self.row_out(state), state
-
-    def raster_logits_at(self, features, window, state):
-        """Sequential raster step at one position: F there [1, 1, 1, filters], its causal window
-        of codes [1, 4, 7, bits] and the row state [1, 1, 1, filters] -> (logits, state)."""
-        causal = tf.reshape(self.causal.at(window), (1, 1, 1, self.filters))
-        return self.row_step(self.row_input(features, causal), state)
-
-    def _raster_logits(self, features, codes):
-        """Teacher-forced raster logits for [N, h, w, ·]: the row GRU scanned over columns."""
-        x = self.row_input(features, self.causal(codes))
-        columns = tf.transpose(x, (2, 0, 1, 3))[:, :, :, None, :]  # [w, N, h, 1, C]
-        shape = tf.shape(x)
-        state = tf.zeros((shape[0], shape[1], 1, self.filters), x.dtype)
-        zeros = tf.zeros((shape[0], shape[1], 1, self.bits), x.dtype)
-
-        def step(carry, column):
-            return self.row_step(column, carry[1])
-
-        logits, _ = tf.scan(step, columns, initializer=(zeros, state))
-        return tf.transpose(logits[:, :, :, 0, :], (1, 2, 0, 3))
-
     # -- teacher-forced, all at once ------------------------------------------------------------
 
     def call(self, codes):
@@ -241,15 +179,7 @@ class ContextModel(keras.Model):
     def iteration_logits(self, features, codes):
         """Teacher-forced logits for one iteration's codes [N, h, w, bits] (±1) from its prior
         features F [N, h, w, filters]."""
-        if self.kind == "raster":
-            return self._raster_logits(features, codes)
-        shape = tf.shape(codes)
-        logits = tf.zeros_like(codes)
-        known = tf.zeros_like(codes)
-        for step, mask in enumerate(pass_masks(shape[1], shape[2], self.bits, self.groups)):
-            logits = tf.where(mask, self.pass_logits(step, features, known), logits)
-            known = tf.where(mask, codes, known)
-        return logits
+        raise NotImplementedError
 
     def logits(self, codes):
         """Logits of P(bit = +1) [T, B, h, w, bits] (the same as calling the model)."""
@@ -270,77 +200,123 @@ class ContextModel(keras.Model):
 
     def get_config(self):
         return {"kind": self.kind, "bits": self.bits, "filters": self.filters,
-                "memory_units": self.memory_units, "groups": self.groups, "name": self.name}
+                "memory_units": self.memory_units, "name": self.name}
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        kind = config.pop("kind", DEFAULT_KIND)
+        if cls is ContextModel:
+            return make_context_model(kind, **config)
         return cls(**config)
 
 
-def _random_crops(codes: Sequence[np.ndarray], batch: int, crop: int,
-                  rng: np.random.Generator) -> np.ndarray:
-    """`batch` random crop×crop windows (all iterations) from codes [T, h, w, bits] arrays."""
-    out = []
-    for k in rng.integers(len(codes), size=batch):
-        c = codes[k]
-        i = rng.integers(c.shape[1] - crop + 1)
-        j = rng.integers(c.shape[2] - crop + 1)
-        out.append(c[:, i:i + crop, j:j + crop])
-    return np.stack(out, axis=1)
+@keras.saving.register_keras_serializable(package="tfrnn")
+class CheckerboardContextModel(ContextModel):
+    """The checkerboard kind: 2·`groups` parallel passes per iteration (module docstring)."""
+
+    kind = "checkerboard"
+
+    def __init__(self, bits: int = 32, filters: int = 64, memory_units: int = 64,
+                 groups: int = DEFAULT_GROUPS, **kwargs):
+        super().__init__(bits, filters, memory_units, **kwargs)
+        if not 1 <= int(groups) <= self.bits:
+            raise ValueError(f"groups must be 1 to {self.bits}, not {groups}")
+        self.groups = int(groups)
+        f = self.filters
+        self.passes = 2 * self.groups
+        self.pass_context = [_conv(f, PASS_KERNEL, f"pass{s}_context", "relu")
+                             for s in range(1, self.passes)]
+        self.pass_hidden = [_conv(f, 1, f"pass{s}_hidden", "relu") for s in range(self.passes)]
+        self.pass_out = [_conv(self.bits, 1, f"pass{s}_out") for s in range(self.passes)]
+        for s in range(self.passes):
+            if s:
+                self.pass_context[s - 1].build((None, None, None, self.bits))
+            self.pass_hidden[s].build((None, None, None, 2 * f if s else f))
+            self.pass_out[s].build((None, None, None, f))
+        self.built = True
+
+    def pass_logits(self, step: int, features, known):
+        """Pass `step`: logits at every bit (only the pass's own are used) from F and `known`,
+        the codes of the earlier passes with zeros elsewhere."""
+        x = features
+        if step:
+            x = tf.concat([features, self.pass_context[step - 1](known)], axis=-1)
+        return self.pass_out[step](self.pass_hidden[step](x))
+
+    def iteration_logits(self, features, codes):
+        shape = tf.shape(codes)
+        logits = tf.zeros_like(codes)
+        known = tf.zeros_like(codes)
+        for step, mask in enumerate(pass_masks(shape[1], shape[2], self.bits, self.groups)):
+            logits = tf.where(mask, self.pass_logits(step, features, known), logits)
+            known = tf.where(mask, codes, known)
+        return logits
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups}
 
 
-def fit_context_model(codec, images: Sequence[np.ndarray], steps: int, *,
-                      context_model: ContextModel | None = None, kind: str = DEFAULT_KIND,
-                      iterations: int | None = None, **options,
-                      ) -> tuple[ContextModel, dict[str, list[float]]]:
-    """Train a context model on the codes of a frozen codec (the paper's second stage).
+@keras.saving.register_keras_serializable(package="tfrnn")
+class RasterContextModel(ContextModel):
+    """The raster kind (BinaryRNN reading): a causal 7×7 convolution and a GRU along each row;
+    all bits of a position at once, one position after another (module docstring).
 
-    Each image (uint8 [H, W, 3], any size; or a batch [N, H, W, 3]) is encoded once with
-    `iterations` (default: the codec's training iterations), then `fit_on_codes` trains
-    `context_model` (or a new one of `kind`) for `steps`; `options` go to `fit_on_codes`.
-    Returns the model and the loss history.
+    `groups` is accepted and ignored: configs written before the kinds had their own classes
+    carry it for both kinds.
     """
-    iterations = int(iterations or codec.codec_config.iterations)
-    model = context_model or ContextModel(kind, bits=codec.codec_config.bits)
-    encode = tf.function(lambda x: codec.encode(x, iterations),
-                         input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8)])
-    codes = []
-    for image in images:
-        image = np.asarray(image, np.uint8)
-        c = encode(image if image.ndim == 4 else image[None]).numpy()
-        codes.extend(c[:, b] for b in range(c.shape[1]))
-    return model, fit_on_codes(model, codes, steps, **options)
+
+    kind = "raster"
+
+    def __init__(self, bits: int = 32, filters: int = 64, memory_units: int = 64,
+                 groups: int | None = None, **kwargs):
+        super().__init__(bits, filters, memory_units, **kwargs)
+        f = self.filters
+        self.causal = MaskedConv2D(f, RASTER_KERNEL, name="causal")
+        # A GRU along the row: 1×1 convolutions on [N, h, 1, C] act per position.
+        self.row = ConvGRUCell(f, kernel_size=1, hidden_kernel_size=1, name="row")
+        self.row_out = _conv(self.bits, 1, "row_out")
+        self.causal.build((None, None, None, self.bits))
+        self.row.build((None, None, None, 2 * f))
+        self.row_out.build((None, None, None, f))
+        self.built = True
+
+    def row_input(self, features, causal):
+        return tf.concat([features, causal], axis=-1)
+
+    def row_step(self, row_input, state):
+        """One step of the row GRU on [N, h, 1, 2·filters]: (logits [N, h, 1, bits], state)."""
+        state = self.row(row_input, (state,))[0]
+        return self.row_out(state), state
+
+    def logits_at(self, features, window, state):
+        """Sequential step at one position: F there [1, 1, 1, filters], its causal window of
+        codes [1, 4, 7, bits] and the row state [1, 1, 1, filters] -> (logits, state)."""
+        causal = tf.reshape(self.causal.at(window), (1, 1, 1, self.filters))
+        return self.row_step(self.row_input(features, causal), state)
+
+    def iteration_logits(self, features, codes):
+        """Teacher-forced raster logits for [N, h, w, ·]: the row GRU scanned over columns."""
+        x = self.row_input(features, self.causal(codes))
+        columns = tf.transpose(x, (2, 0, 1, 3))[:, :, :, None, :]  # [w, N, h, 1, C]
+        shape = tf.shape(x)
+        state = tf.zeros((shape[0], shape[1], 1, self.filters), x.dtype)
+        zeros = tf.zeros((shape[0], shape[1], 1, self.bits), x.dtype)
+
+        def step(carry, column):
+            return self.row_step(column, carry[1])
+
+        logits, _ = tf.scan(step, columns, initializer=(zeros, state))
+        return tf.transpose(logits[:, :, :, 0, :], (1, 2, 0, 3))
 
 
-def fit_on_codes(model: ContextModel, codes: Sequence[np.ndarray], steps: int, *,
-                 batch_size: int = 8, crop: int = 16, learning_rate: float = 1e-3,
-                 seed: int = 0, log_every: int = 0) -> dict[str, list[float]]:
-    """Adam on `cross_entropy_bits` over random windows of code maps [T, h, w, bits] (±1).
+CONTEXT_MODELS: dict[str, type[ContextModel]] = {
+    "checkerboard": CheckerboardContextModel, "raster": RasterContextModel}
+KINDS = tuple(CONTEXT_MODELS)
 
-    Every step takes `batch_size` random crop×crop windows (all iterations; crop shrinks to
-    the smallest code map). Returns {"step", "bits", "seconds"}: the loss every `log_every`
-    steps and at the last step, and the seconds since the start.
-    """
-    crop = min([crop] + [min(c.shape[1], c.shape[2]) for c in codes])
-    optimizer = keras.optimizers.Adam(learning_rate)
-    spec = tf.TensorSpec((None, None, None, None, model.bits), tf.float32)
 
-    @tf.function(input_signature=[spec])
-    def train_step(batch):
-        with tf.GradientTape() as tape:
-            loss = model.cross_entropy_bits(batch)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    rng = np.random.default_rng(seed)
-    history: dict[str, list[float]] = {"step": [], "bits": [], "seconds": []}
-    start = time.perf_counter()
-    for step in range(1, steps + 1):
-        batch = _random_crops(codes, batch_size, crop, rng).astype(np.float32)
-        loss = train_step(batch)
-        if step == steps or (log_every and step % log_every == 0):
-            history["step"].append(step)
-            history["bits"].append(float(loss))
-            history["seconds"].append(time.perf_counter() - start)
-    return history
+def make_context_model(kind: str = DEFAULT_KIND, **kwargs) -> ContextModel:
+    """A new context model of `kind` ("checkerboard" or "raster"); kwargs go to its class."""
+    if kind not in CONTEXT_MODELS:
+        raise ValueError(f"unknown context model kind {kind!r}; choose from {KINDS}")
+    return CONTEXT_MODELS[kind](**kwargs)

@@ -109,6 +109,33 @@ def save_png(path: str | os.PathLike, image: np.ndarray) -> None:
     atomic.write_bytes(path, encode_png(image))
 
 
+# What `save_image` writes, by the file's extension: PNG and lossless WebP keep the pixels
+# exactly; JPEG is a lossy re-encoding (quality 95, no chroma subsampling).
+SAVE_FORMATS: dict[str, tuple[str, dict]] = {
+    ".png": ("PNG", {"compress_level": 6}),
+    ".webp": ("WEBP", {"lossless": True}),
+    ".jpg": ("JPEG", {"quality": 95, "subsampling": 0}),
+    ".jpeg": ("JPEG", {"quality": 95, "subsampling": 0}),
+}
+
+
+def check_save_path(path: str | os.PathLike) -> None:
+    """UserError unless `save_image` can write `path` (its extension names a format)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in SAVE_FORMATS:
+        raise UserError(f"{path}: cannot write {suffix or 'a name without an extension'}; "
+                        f"name the output {', '.join(SAVE_FORMATS)}")
+
+
+def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write a uint8 image atomically in the format its extension names (`SAVE_FORMATS`)."""
+    check_save_path(path)
+    fmt, options = SAVE_FORMATS[Path(path).suffix.lower()]
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format=fmt, **options)
+    atomic.write_bytes(path, buf.getvalue())
+
+
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """Image files directly in `folder` (sorted); UserError if the folder is missing."""
     folder = Path(folder)

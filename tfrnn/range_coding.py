@@ -29,7 +29,13 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression_ops as tfc
 
-from tfrnn.context_model import RASTER_KERNEL, ContextModel, pass_masks
+from tfrnn.context_model import (
+    RASTER_KERNEL,
+    CheckerboardContextModel,
+    ContextModel,
+    RasterContextModel,
+    pass_masks,
+)
 from tfrnn.errors import UserError
 
 LEVELS = 256
@@ -95,7 +101,8 @@ def unpack_bits(payload: bytes, shape: tuple[int, ...]) -> np.ndarray:
 # -- with a context model -------------------------------------------------------------------------
 
 class EntropyCoder:
-    """Codes the iterations of one image (batch 1) with a `ContextModel`.
+    """Codes the iterations of one image (batch 1) with a context model; one subclass per kind
+    (`CheckerboardCoder`, `RasterCoder`; `entropy_coder(model)` picks it).
 
     `encode(codes [T, h, w, bits]) -> [bytes]` and `decode([bytes], h, w) -> codes`; iteration t
     depends only on iterations < t, so the first k payloads decode alone. `timings` accumulates
@@ -108,21 +115,10 @@ class EntropyCoder:
         self.kind = model.kind
         self.timings: dict[str, float] = defaultdict(float)
         memory = tf.TensorSpec((1, None, None, model.memory_units), tf.float32)
-        codes = tf.TensorSpec((1, None, None, model.bits), tf.float32)
-        features = tf.TensorSpec((1, None, None, model.filters), tf.float32)
-        self._advance = tf.function(model.advance, input_signature=[memory, codes])
+        self._codes_spec = tf.TensorSpec((1, None, None, model.bits), tf.float32)
+        self._features_spec = tf.TensorSpec((1, None, None, model.filters), tf.float32)
+        self._advance = tf.function(model.advance, input_signature=[memory, self._codes_spec])
         self._features = tf.function(model.features, input_signature=[memory])
-        if self.kind == "checkerboard":
-            self._pass = tf.function(
-                self._pass_index, input_signature=[tf.TensorSpec((), tf.int32), features, codes])
-        else:
-            self._raster_encode = tf.function(
-                self._raster_encode_loop,
-                input_signature=[features, tf.TensorSpec((None, None, model.bits), tf.float32)])
-            self._raster_decode = tf.function(
-                self._raster_decode_loop,
-                input_signature=[features, tf.TensorSpec((), tf.string),
-                                 tf.TensorSpec((None, None), tf.bool)])
 
     @contextlib.contextmanager
     def _timed(self, key: str) -> Iterator[None]:
@@ -130,13 +126,128 @@ class EntropyCoder:
         yield
         self.timings[key] += time.perf_counter() - start
 
+    def _encode_iteration(self, features, bits: np.ndarray,
+                          active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(table indices, bits) of the active cells of one iteration, in coding order."""
+        raise NotImplementedError
+
+    def _decode_iteration(self, features, stream: bytes, active: np.ndarray) -> np.ndarray | None:
+        """Bits [h, w, bits] of the cells where `active` [h, w] (0 elsewhere), or None if the
+        stream does not decode."""
+        raise NotImplementedError
+
+    def _encode_stream(self, memory, bits: np.ndarray) -> bytes:
+        """The stream of one iteration's bits [h, w, bits]; cells whose bits are all 0
+        (stopped, `tfrnn.adaptive`) are not coded."""
+        active = np.any(bits != 0, axis=-1)
+        with self._timed("network"):
+            features = self._features(memory)
+        index, ordered = self._encode_iteration(features, bits, active)
+        with self._timed("range_coding"):
+            return code_bits(index, ordered)
+
+    # -- all iterations ---------------------------------------------------------------------------
+
+    def encode(self, codes: np.ndarray) -> list[bytes]:
+        """One payload per iteration for codes [T, h, w, bits] (float32, ±1; 0 for the
+        cells a spatially adaptive encoder stopped, which are not coded)."""
+        codes = np.asarray(codes, np.float32)
+        memory = self.model.initial_memory(1, codes.shape[1], codes.shape[2])
+        previous = np.zeros((1,) + codes.shape[1:], np.float32)
+        payloads = []
+        for bits in codes:
+            with self._timed("network"):
+                memory = self._advance(memory, previous)
+            payloads.append(self._encode_stream(memory, bits) + bits_check(bits))
+            previous = bits[None]
+        return payloads
+
+    def decode(self, payloads: list[bytes], height: int, width: int,
+               active: np.ndarray | None = None) -> np.ndarray:
+        """Codes [T, height, width, bits] (the code-map size) from `encode`'s payloads, only
+        for the cells where `active` [T, height, width] (default: all; 0 elsewhere);
+        UserError naming the iteration if one does not decode to the bits it was made from."""
+        if active is None:
+            active = np.ones((len(payloads), height, width), bool)
+        memory = self.model.initial_memory(1, height, width)
+        previous = np.zeros((1, height, width, self.model.bits), np.float32)
+        out = []
+        for t, payload in enumerate(payloads):
+            if len(payload) < CHECK.size:
+                raise UserError(f"iteration {t + 1}: payload too short")
+            with self._timed("network"):
+                memory = self._advance(memory, previous)
+                features = self._features(memory)
+            bits = self._decode_iteration(features, payload[:-CHECK.size], active[t])
+            if bits is None or bits_check(bits) != payload[-CHECK.size:]:
+                raise UserError(f"iteration {t + 1}: entropy decoding failed (the context model "
+                                "computed different probabilities than when it was encoded)")
+            out.append(bits)
+            previous = bits[None]
+        return np.stack(out)
+
+
+class CheckerboardCoder(EntropyCoder):
+    """The checkerboard kind's coder: one network evaluation per pass, the passes' bits range
+    coded in pass order (one traced function serves every pass)."""
+
+    model: CheckerboardContextModel
+
+    def __init__(self, model: CheckerboardContextModel):
+        super().__init__(model)
+        self._pass = tf.function(self._pass_index, input_signature=[
+            tf.TensorSpec((), tf.int32), self._features_spec, self._codes_spec])
+
     def _pass_index(self, step, features, known):
         """Table indices [h, w, bits] of checkerboard pass `step` (one traced function)."""
         branches = [functools.partial(self.model.pass_logits, s, features, known)
                     for s in range(self.model.passes)]
         return quantize(tf.switch_case(step, branches))[0]
 
-    # -- raster: one network step per position, identical on both sides ----------------------
+    def _masks(self, height: int, width: int) -> list[np.ndarray]:
+        return [m.numpy() for m in pass_masks(height, width, self.model.bits, self.model.groups)]
+
+    def _encode_iteration(self, features, bits, active):
+        indices, ordered_bits = [], []
+        known = np.zeros_like(bits)
+        for step, mask in enumerate(self._masks(*bits.shape[:2])):
+            with self._timed("network"):
+                index = self._pass(step, features, known[None]).numpy()
+            mask = mask & active[..., None]
+            indices.append(index[mask])
+            ordered_bits.append(bits[mask])
+            known = np.where(mask, bits, known)
+        return np.concatenate(indices), np.concatenate(ordered_bits)
+
+    def _decode_iteration(self, features, stream, active):
+        codes = np.zeros(active.shape + (self.model.bits,), np.float32)
+        with self._timed("range_coding"):
+            handle = tfc.create_range_decoder(stream, LOOKUP)
+        for step, mask in enumerate(self._masks(*active.shape)):
+            mask = mask & active[..., None]
+            with self._timed("network"):
+                index = self._pass(step, features, codes[None]).numpy()[mask]
+            with self._timed("range_coding"):
+                handle, symbols = tfc.entropy_decode_index(handle, index, index.shape, tf.int32)
+                codes[mask] = symbols.numpy() * 2.0 - 1.0
+        with self._timed("range_coding"):
+            ok = bool(tfc.entropy_decode_finalize(handle))
+        return codes if ok else None
+
+
+class RasterCoder(EntropyCoder):
+    """The raster kind's coder: one network step per position, identical on both sides; the
+    decoder range-decodes inside the same traced loop."""
+
+    model: RasterContextModel
+
+    def __init__(self, model: RasterContextModel):
+        super().__init__(model)
+        self._raster_encode = tf.function(self._raster_encode_loop, input_signature=[
+            self._features_spec, tf.TensorSpec((None, None, model.bits), tf.float32)])
+        self._raster_decode = tf.function(self._raster_decode_loop, input_signature=[
+            self._features_spec, tf.TensorSpec((), tf.string),
+            tf.TensorSpec((None, None), tf.bool)])
 
     def _raster_loop(self, features, take, aux):
         """Visit positions in raster order; `take(aux, n, index) -> (aux, bits ±1 [bits])`
@@ -153,7 +264,7 @@ class EntropyCoder:
             i, j = n // width, n % width
             state = tf.where(tf.equal(j, 0), fresh, state)
             window = tf.slice(known, (i, j, 0), (r + 1, 2 * r + 1, model.bits))[None]
-            logits, state = model.raster_logits_at(features[:, i:i + 1, j:j + 1], window, state)
+            logits, state = model.logits_at(features[:, i:i + 1, j:j + 1], window, state)
             index = quantize(tf.reshape(logits, (model.bits,)))
             aux, bits = take(aux, n, index)
             known = tf.tensor_scatter_nd_update(known, [[i + r, j + r]], bits[None])
@@ -185,94 +296,21 @@ class EntropyCoder:
         codes, _, handle = self._raster_loop(features, take, handle)
         return codes, tfc.entropy_decode_finalize(handle)
 
-    # -- one iteration ----------------------------------------------------------------------------
-
-    def _masks(self, height: int, width: int) -> list[np.ndarray]:
-        return [m.numpy() for m in pass_masks(height, width, self.model.bits, self.model.groups)]
-
-    def _encode_iteration(self, memory, bits: np.ndarray) -> bytes:
-        """The stream of one iteration's bits [h, w, bits]; cells whose bits are all 0
-        (stopped, `tfrnn.adaptive`) are not coded."""
-        active = np.any(bits != 0, axis=-1)
+    def _encode_iteration(self, features, bits, active):
         with self._timed("network"):
-            features = self._features(memory)
-        if self.kind == "raster":
-            with self._timed("network"):
-                index = self._raster_encode(features, bits).numpy()
-            index, ordered = index[active.reshape(-1)], bits[active]
-        else:
-            indices, ordered_bits = [], []
-            known = np.zeros_like(bits)
-            for step, mask in enumerate(self._masks(*bits.shape[:2])):
-                with self._timed("network"):
-                    index = self._pass(step, features, known[None]).numpy()
-                mask = mask & active[..., None]
-                indices.append(index[mask])
-                ordered_bits.append(bits[mask])
-                known = np.where(mask, bits, known)
-            index, ordered = np.concatenate(indices), np.concatenate(ordered_bits)
-        with self._timed("range_coding"):
-            return code_bits(index, ordered)
+            index = self._raster_encode(features, bits).numpy()
+        return index[active.reshape(-1)], bits[active]
 
-    def _decode_iteration(self, memory, stream: bytes, active: np.ndarray) -> np.ndarray:
-        """Bits [h, w, bits] of the cells where `active` [h, w] (0 elsewhere), or None if
-        the stream does not decode."""
-        with self._timed("network"):
-            features = self._features(memory)
-        if self.kind == "raster":
-            with self._timed("raster_decode"):
-                codes, ok = self._raster_decode(features, tf.constant(stream), active)
-            return codes.numpy() if bool(ok) else None
-        codes = np.zeros(active.shape + (self.model.bits,), np.float32)
-        with self._timed("range_coding"):
-            handle = tfc.create_range_decoder(stream, LOOKUP)
-        for step, mask in enumerate(self._masks(*active.shape)):
-            mask = mask & active[..., None]
-            with self._timed("network"):
-                index = self._pass(step, features, codes[None]).numpy()[mask]
-            with self._timed("range_coding"):
-                handle, symbols = tfc.entropy_decode_index(handle, index, index.shape, tf.int32)
-                codes[mask] = symbols.numpy() * 2.0 - 1.0
-        with self._timed("range_coding"):
-            ok = bool(tfc.entropy_decode_finalize(handle))
-        return codes if ok else None
+    def _decode_iteration(self, features, stream, active):
+        with self._timed("raster_decode"):
+            codes, ok = self._raster_decode(features, tf.constant(stream), active)
+        return codes.numpy() if bool(ok) else None
 
-    # -- all iterations ---------------------------------------------------------------------------
 
-    def encode(self, codes: np.ndarray) -> list[bytes]:
-        """One payload per iteration for codes [T, h, w, bits] (float32, ±1; 0 for the
-        cells a spatially adaptive encoder stopped, which are not coded)."""
-        codes = np.asarray(codes, np.float32)
-        memory = self.model.initial_memory(1, codes.shape[1], codes.shape[2])
-        previous = np.zeros((1,) + codes.shape[1:], np.float32)
-        payloads = []
-        for bits in codes:
-            with self._timed("network"):
-                memory = self._advance(memory, previous)
-            payloads.append(self._encode_iteration(memory, bits) + bits_check(bits))
-            previous = bits[None]
-        return payloads
+CODERS: dict[type[ContextModel], type[EntropyCoder]] = {
+    CheckerboardContextModel: CheckerboardCoder, RasterContextModel: RasterCoder}
 
-    def decode(self, payloads: list[bytes], height: int, width: int,
-               active: np.ndarray | None = None) -> np.ndarray:
-        """Codes [T, height, width, bits] (the code-map size) from `encode`'s payloads, only
-        for the cells where `active` [T, height, width] (default: all; 0 elsewhere);
-        UserError naming the iteration if one does not decode to the bits it was made from."""
-        if active is None:
-            active = np.ones((len(payloads), height, width), bool)
-        memory = self.model.initial_memory(1, height, width)
-        previous = np.zeros((1, height, width, self.model.bits), np.float32)
-        out = []
-        for t, payload in enumerate(payloads):
-            if len(payload) < CHECK.size:
-                raise UserError(f"iteration {t + 1}: payload too short")
-            with self._timed("network"):
-                memory = self._advance(memory, previous)
-            bits = self._decode_iteration(memory, payload[:-CHECK.size], active[t])
-            if bits is None or bits_check(bits) != payload[-CHECK.size:]:
-                raise UserError(f"iteration {t + 1}: entropy decoding failed (the context model "
-                                "computed different probabilities than when it was encoded)")
-            out.append(bits)
-            previous = bits[None]
-        return np.stack(out)
 
+def entropy_coder(model: ContextModel) -> EntropyCoder:
+    """The coder of `model`'s kind."""
+    return CODERS[type(model)](model)

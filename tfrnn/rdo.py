@@ -68,33 +68,38 @@ class CodeSearch:
         self._propose = tf.function(model.propose, reduce_retracing=True)
         self._decode_step = tf.function(model.decode_step, reduce_retracing=True)
         self._evaluate = tf.function(self._losses, reduce_retracing=True)
+        self._score = tf.function(self._terms, reduce_retracing=True)
 
     def _distortion(self, reconstruction, original, height, width, multiscale: bool):
         pixels = tf.clip_by_value((reconstruction[:, :height, :width] + 0.5) * 255.0, 0.0, 255.0)
         ssim = tf.image.ssim_multiscale if multiscale else tf.image.ssim
         return 1.0 - tf.reduce_mean(ssim(pixels, original, 255.0))
 
-    def _losses(self, z, x, original, height, width, reconstruction, gain, enc_states,
-                dec_states, prior, multiscale: bool, first: bool):
-        """D(x̂_t) + D(x̂_{t+1}), D(x̂_t), D(x̂_{t+1}), R_t (0 without `prior`, the context
-        model's features for iteration t) and the gradients of the first and of R_t."""
+    def _terms(self, z, x, original, height, width, reconstruction, gain, enc_states,
+               dec_states, prior, multiscale: bool, first: bool):
+        """D(x̂_t) + D(x̂_{t+1}), D(x̂_t), D(x̂_{t+1}) and R_t (0 without `prior`, the context
+        model's features for iteration t) of the codes sign(z)."""
         model = self.model
+        bits = z + tf.stop_gradient(_sign(z) - z)
+        now, states = model.decode_step(bits, reconstruction, dec_states, gain, first)
+        features, next_gain, _ = model.propose(x, now, enc_states)
+        latent = model.binarizer.latent(features)
+        proposal = latent + tf.stop_gradient(_sign(latent) - latent)
+        following, _ = model.decode_step(proposal, now, states, next_gain)
+        d_now = self._distortion(now, original, height, width, multiscale)
+        d_next = self._distortion(following, original, height, width, multiscale)
+        rate = tf.zeros(())
+        if prior is not None:
+            logits = self.context_model.iteration_logits(prior, bits)
+            rate = tf.reduce_sum(code_length(bits, logits)) / tf.cast(height * width, tf.float32)
+        return d_now + d_next, d_now, d_next, rate
+
+    def _losses(self, z, *inputs):
+        """`_terms` and the gradients with respect to z of the distortion and of R_t."""
+        prior = inputs[-3]
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(z)
-            bits = z + tf.stop_gradient(_sign(z) - z)
-            now, states = model.decode_step(bits, reconstruction, dec_states, gain, first)
-            features, next_gain, _ = model.propose(x, now, enc_states)
-            latent = model.binarizer.latent(features)
-            proposal = latent + tf.stop_gradient(_sign(latent) - latent)
-            following, _ = model.decode_step(proposal, now, states, next_gain)
-            d_now = self._distortion(now, original, height, width, multiscale)
-            d_next = self._distortion(following, original, height, width, multiscale)
-            distortion = d_now + d_next
-            rate = tf.zeros(())
-            if prior is not None:
-                logits = self.context_model.iteration_logits(prior, bits)
-                rate = tf.reduce_sum(code_length(bits, logits)) / tf.cast(height * width,
-                                                                         tf.float32)
+            distortion, d_now, d_next, rate = self._terms(z, *inputs)
         grad_d = tape.gradient(distortion, z)
         grad_r = tape.gradient(rate, z) if prior is not None else tf.zeros_like(z)
         return distortion, d_now, d_next, rate, grad_d, grad_r
@@ -143,8 +148,10 @@ class CodeSearch:
         v = np.zeros_like(z)
         best, best_loss, lam = None, math.inf, 0.0
         for i in range(steps + 1):
-            distortion, d_now, d_next, rate, grad_d, grad_r = (
-                v.numpy() for v in self._evaluate(tf.constant(z), *inputs))
+            last = i == steps  # its gradients would never be used: evaluate the loss only
+            values = [t.numpy() for t in (self._score if last else self._evaluate)(
+                tf.constant(z), *inputs)]
+            distortion, d_now, d_next, rate = values[:4]
             if i == 0 and rate > 0:
                 lam = self.rate_weight * max(float(d_now - d_next), 0.0) / float(rate)
             loss = float(distortion + lam * rate)
@@ -152,8 +159,9 @@ class CodeSearch:
                 proposal_loss = loss
             if loss < best_loss:
                 best, best_loss = np.where(z >= 0, 1.0, -1.0).astype(np.float32), loss
-            if i == steps:
+            if last:
                 break
+            grad_d, grad_r = values[4:]
             g = grad_d + lam * grad_r
             m = b1 * m + (1 - b1) * g
             v = b2 * v + (1 - b2) * g * g

@@ -128,8 +128,8 @@ def main(argv: Sequence[str]) -> int:
     images = [load_image(p) for p in paths]
 
     from tfrnn.codec import load_codec
-    from tfrnn.context_model import fit_context_model
-    from tfrnn.range_coding import EntropyCoder, pack_bits
+    from tfrnn.range_coding import entropy_coder, pack_bits
+    from tfrnn.training.fit import fit_context_model
 
     codec = load_codec(args.model)
     iterations = sorted(set(
@@ -150,7 +150,7 @@ def main(argv: Sequence[str]) -> int:
             model, history = fit_context_model(codec.model, fit_images, args.fit_steps,
                                                kind=kind, iterations=iterations[-1],
                                                log_every=max(1, args.fit_steps // 10))
-            measured.append(_Measured(f"fit-{kind}", EntropyCoder(model), {
+            measured.append(_Measured(f"fit-{kind}", entropy_coder(model), {
                 "source": "fit", "steps": args.fit_steps, "images": str(fit_folder),
                 "image_count": len(fit_images), "history": history}))
     if not measured:

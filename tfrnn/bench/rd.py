@@ -14,7 +14,9 @@ lower-rate file), its size and its decoding. With `--block-snr T`, the model's s
 adaptive files (`tfrnn.adaptive`) at block SNR target T make one more curve the same way,
 `tfrnn-NAME-snrT` (a file that ends before k iterations is its own point for k); with
 `--optimize N`, its files with codes searched N steps per iteration (`tfrnn.rdo`) make
-`tfrnn-NAME-optN`.
+`tfrnn-NAME-optN`. With `--raw` the model's files are written without entropy coding (raw
+bits, the curve to compare with Toderici 2017's published one) and every id ends in `-raw`.
+Each model result records its `coding` ("raw" or "entropy-coded").
 
 An unreadable image, one too small for 5-scale MS-SSIM, or one a codec fails on is reported
 and left out (of that codec's curve only, if only that codec failed).
@@ -64,6 +66,7 @@ class Job:
     iterations: tuple[int, ...] = ()
     block_snrs: tuple[float, ...] = ()
     optimize: tuple[int, ...] = ()
+    raw: bool = False
 
 
 @dataclass
@@ -84,36 +87,36 @@ def default_images() -> Path | None:
 @functools.cache
 def load_model(model: str | None) -> Any:
     """The tfrnn codec `model` (a name, a path, or None for the default), once per process."""
-    try:
-        from tfrnn.codec import load_codec
-    except ImportError as e:
-        raise UserError(f"--model: the tfrnn codec is not available ({e})") from None
+    from tfrnn.codec import load_codec
+
     return load_codec(model or None)
 
 
-def model_result_id(model: str | None) -> str:
-    """`tfrnn-NAME`, the id and file name of a model's results: NAME is the pretrained name or
-    the model folder's name (the run's for `RUN/model`), so two models' results never collide."""
+def model_result_id(model: str | None, raw: bool = False) -> str:
+    """`tfrnn-NAME` (`tfrnn-NAME-raw` for raw files), the id and file name of a model's
+    results: NAME is the pretrained name or the model folder's name (the run's for
+    `RUN/model`), so two models' results never collide."""
     path = Path(model or "default")
     name = path.parent.name if path.name == "model" and path.parent.name else path.name
-    return "tfrnn-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", name) or "model")
+    return "tfrnn-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", name) or "model") + ("-raw" * raw)
 
 
-def adaptive_result_id(model: str | None, block_snr: float) -> str:
-    """`tfrnn-NAME-snrT`: the id of a model's curve at block SNR target T."""
-    return f"{model_result_id(model)}-snr{block_snr:g}"
+def adaptive_result_id(model: str | None, block_snr: float, raw: bool = False) -> str:
+    """`tfrnn-NAME[-raw]-snrT`: the id of a model's curve at block SNR target T."""
+    return f"{model_result_id(model, raw)}-snr{block_snr:g}"
 
 
-def optimized_result_id(model: str | None, steps: int) -> str:
-    """`tfrnn-NAME-optN`: the id of a model's curve with codes searched N steps."""
-    return f"{model_result_id(model)}-opt{steps}"
+def optimized_result_id(model: str | None, steps: int, raw: bool = False) -> str:
+    """`tfrnn-NAME[-raw]-optN`: the id of a model's curve with codes searched N steps."""
+    return f"{model_result_id(model, raw)}-opt{steps}"
 
 
 def model_sweep(model: str | None, image: np.ndarray, iterations: Sequence[int],
-                block_snr: float | None = None, optimize: int = 0) -> list[Trial]:
+                block_snr: float | None = None, optimize: int = 0,
+                raw: bool = False) -> list[Trial]:
     """Compress once at the model's maximum iterations (spatially adaptive with `block_snr`,
-    codes searched `optimize` steps); decode each truncation to k iterations (the whole file
-    if it holds fewer).
+    codes searched `optimize` steps, raw bits if `raw`); decode each truncation to k
+    iterations (the whole file if it holds fewer).
 
     The encoding time of every point is that one compression (progressive coding produces all
     iteration counts at once); the decoding time is the truncated file's.
@@ -123,7 +126,7 @@ def model_sweep(model: str | None, image: np.ndarray, iterations: Sequence[int],
     codec = load_model(model)
     t0 = time.perf_counter()
     data = codec.compress(image, iterations=codec.max_iterations, block_snr=block_snr,
-                          optimize=optimize)
+                          optimize=optimize, raw=raw)
     encode_s = time.perf_counter() - t0
     stored = parse(data).iterations
     trials = []
@@ -165,15 +168,16 @@ def evaluate_image(job: Job) -> ImageResult:
         (cid, functools.partial(classic.sweep, classic.CODECS[cid], image, settings))
         for cid, settings in job.codecs]
     if job.iterations:
-        sweep = functools.partial(model_sweep, job.model, image, job.iterations)
-        sources.append((model_result_id(job.model), sweep))
+        sweep = functools.partial(model_sweep, job.model, image, job.iterations, raw=job.raw)
+        sources.append((model_result_id(job.model, job.raw), sweep))
         for target in job.block_snrs:
-            sweep = functools.partial(model_sweep, job.model, image, job.iterations, target)
-            sources.append((adaptive_result_id(job.model, target), sweep))
+            sweep = functools.partial(model_sweep, job.model, image, job.iterations, target,
+                                      raw=job.raw)
+            sources.append((adaptive_result_id(job.model, target, job.raw), sweep))
         for steps in job.optimize:
             sweep = functools.partial(model_sweep, job.model, image, job.iterations,
-                                      optimize=steps)
-            sources.append((optimized_result_id(job.model, steps), sweep))
+                                      optimize=steps, raw=job.raw)
+            sources.append((optimized_result_id(job.model, steps, job.raw), sweep))
     for source_id, run in sources:
         try:
             result.rows[source_id] = trial_rows(image, run())
@@ -268,6 +272,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--optimize", default=None, metavar="N1,N2,...",
                         help="also a curve of --model's files with codes searched N steps per "
                         "iteration (rate-distortion optimized encoding), e.g. 4")
+    parser.add_argument("--raw", action="store_true",
+                        help="--model's files without entropy coding (raw bits; ids end -raw)")
     parser.add_argument("--out", default=None, help="folder for the JSON files "
                         "(default bench/results/DATASET)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
@@ -286,16 +292,17 @@ def main(argv: list[str]) -> int:
     codec_settings = classic.choose(args.codecs, args.quality)
 
     iterations: tuple[int, ...] = ()
-    model_name = ""
+    model_name, coding = "", "entropy-coded"
     if args.model is not None:
         codec = load_model(args.model)
         iterations = (classic.parse_numbers(args.iterations, "--iterations", int) if args.iterations
                       else tuple(range(1, codec.max_iterations + 1)))
         if not all(1 <= k <= codec.max_iterations for k in iterations):
             raise UserError(f"--iterations: must be in 1..{codec.max_iterations}")
-        model_name = f"tfrnn {codec.name}"
-    elif args.iterations or args.block_snr or args.optimize:
-        raise UserError("--iterations, --block-snr and --optimize need --model")
+        model_name = f"tfrnn {codec.name}" + (", raw bits" if args.raw else "")
+        coding = "raw" if args.raw or codec.entropy_coder is None else "entropy-coded"
+    elif args.iterations or args.block_snr or args.optimize or args.raw:
+        raise UserError("--iterations, --block-snr, --optimize and --raw need --model")
     optimize = (classic.parse_numbers(args.optimize, "--optimize", int)
                 if args.optimize else ())
     if not all(steps >= 1 for steps in optimize):
@@ -314,7 +321,7 @@ def main(argv: list[str]) -> int:
         raise UserError("nothing to run: --codecs none and no --model")
 
     jobs = [Job(str(p), tuple(codec_settings.items()), args.model, iterations, block_snrs,
-                optimize) for p in paths]
+                optimize, args.raw) for p in paths]
     results = run_jobs(jobs, max(1, args.jobs))
     for r in results:
         if r.error:
@@ -327,22 +334,20 @@ def main(argv: list[str]) -> int:
                 {"versions": classic.versions(classic.CODECS[cid]),
                  "save_options": [classic.CODECS[cid].options(q) for q in s]})
                for cid, s in codec_settings.items()]
+    model_fields = {"model": args.model or "default", "coding": coding,
+                    "encoding_time_note": "one compression at max iterations, shared by every "
+                    "point"}
     if iterations:
-        sources.append((model_result_id(args.model), model_name, "iterations", iterations,
-                        {"model": args.model or "default", "encoding_time_note":
-                         "one compression at max iterations, shared by every point"}))
+        sources.append((model_result_id(args.model, args.raw), model_name, "iterations",
+                        iterations, model_fields))
     for target in block_snrs:
-        sources.append((adaptive_result_id(args.model, target),
+        sources.append((adaptive_result_id(args.model, target, args.raw),
                         f"{model_name} adaptive (block SNR {target:g} dB)", "iterations",
-                        iterations, {"model": args.model or "default", "block_snr": target,
-                                     "encoding_time_note": "one compression at max iterations, "
-                                     "shared by every point"}))
+                        iterations, {**model_fields, "block_snr": target}))
     for steps in optimize:
-        sources.append((optimized_result_id(args.model, steps),
+        sources.append((optimized_result_id(args.model, steps, args.raw),
                         f"{model_name} optimized ({steps} steps)", "iterations", iterations,
-                        {"model": args.model or "default", "optimize": steps,
-                         "encoding_time_note": "one compression at max iterations, shared by "
-                         "every point"}))
+                        {**model_fields, "optimize": steps}))
     failed = []
     for source_id, name, setting, settings, extra in sources:
         doc = build_document(source_id, name, setting, settings, results, dataset,

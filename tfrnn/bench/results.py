@@ -7,11 +7,15 @@ one list entry per setting (quality or iteration count), plus our own fields (`i
 `versions`, `dataset`, `images`, `per_image`, `skipped`, ...). JSON has no infinity, so a
 non-finite value (PSNR of a lossless reconstruction) is written as null and read back as NaN.
 
-The anchors (`../shared/anchors/kodak/`) are the TensorFlow Compression project's published
-aggregate curves: `MS-SSIM_sRGB_RGB/*.txt` and `PSNR_sRGB_RGB/*.txt`, "#" comment lines (the
+A file's `coding` is "raw" for bits before entropy coding (a tfrnn model without its context
+model) and "entropy-coded" (the default) for actual compressed sizes. The anchors
+(`../shared/anchors/kodak/`) are the TensorFlow Compression project's published aggregate
+curves: `MS-SSIM_sRGB_RGB/*.txt` and `PSNR_sRGB_RGB/*.txt`, "#" comment lines (the
 first naming the method) then "bpp, value" lines; and `reproductions/*.csv`, per-image MS-SSIM
 of a public PyTorch reproduction, one row per image and one column per iteration (nominal
-1/8 bpp per iteration, no entropy coding), averaged over images here.
+1/8 bpp per iteration, no entropy coding), averaged over images here. An anchor whose every
+rate is a multiple of 1/8 bpp (Toderici 2017) is the curve before entropy coding ("raw"), as is
+the reproduction; the others are file sizes.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ QUALITY_METRICS = ("psnr-rgb", "ms-ssim-rgb", "ms-ssim-rgb-db", "psnr-hvs", "ssi
 ANCHOR_DIRS = {"ms-ssim-rgb": "MS-SSIM_sRGB_RGB", "psnr-rgb": "PSNR_sRGB_RGB"}
 # Bits per iteration of the reproduction: 2x2x32 bits per 32x32 patch (Toderici et al. 2017, §3).
 REPRODUCTION_BPP_STEP = 0.125
+# Like is compared with like: a raw-bits curve with raw curves, file sizes with file sizes.
+CODINGS = ("entropy-coded", "raw")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -59,6 +65,7 @@ class Curve:
     kind: str  # "ours", "anchor" or "reproduction"
     source: str
     id: str = ""
+    coding: str = "entropy-coded"  # or "raw": bits before entropy coding (CODINGS)
 
 
 def _finite_or_none(obj: Any) -> Any:
@@ -130,8 +137,11 @@ def curve_from_results(doc: dict[str, Any], metric: str, source: str = "") -> Cu
         value = np.asarray(ms_ssim_db(np.asarray(results["ms-ssim-rgb"], dtype=np.float64)))
     else:
         return None
+    coding = doc.get("coding", CODINGS[0])
+    if coding not in CODINGS:
+        raise UserError(f"{source}: coding {coding!r} is not one of {', '.join(CODINGS)}")
     return Curve(doc["name"], metric, np.asarray(results["bpp"], dtype=np.float64), value,
-                 "ours", source, str(doc.get("id", Path(source).stem)))
+                 "ours", source, str(doc.get("id", Path(source).stem)), coding)
 
 
 def read_anchor_txt(path: str | os.PathLike, metric: str) -> Curve:
@@ -151,7 +161,9 @@ def read_anchor_txt(path: str | os.PathLike, metric: str) -> Curve:
     if not rows or any(len(r) != 2 for r in rows):
         raise UserError(f"{path}: no 'bpp, value' rows")
     data = np.asarray(rows, dtype=np.float64)
-    return Curve(name, metric, data[:, 0], data[:, 1], "anchor", str(path), path.stem)
+    steps = data[:, 0] / REPRODUCTION_BPP_STEP
+    coding = "raw" if np.allclose(steps, np.round(steps), atol=1e-6) else "entropy-coded"
+    return Curve(name, metric, data[:, 0], data[:, 1], "anchor", str(path), path.stem, coding)
 
 
 def read_reproduction_csv(path: str | os.PathLike) -> Curve:
@@ -165,12 +177,12 @@ def read_reproduction_csv(path: str | os.PathLike) -> Curve:
     bpp = REPRODUCTION_BPP_STEP * np.arange(1, len(mean) + 1)
     name = path.stem.replace("_msssim-per-image", "").replace("_", " ")
     return Curve(f"{name} (nominal bpp)", "ms-ssim-rgb", bpp, mean, "reproduction",
-                 str(path), path.stem)
+                 str(path), path.stem, "raw")
 
 
 def _to_db(curve: Curve) -> Curve:
     return Curve(curve.name, "ms-ssim-rgb-db", curve.bpp, np.asarray(ms_ssim_db(curve.value)),
-                 curve.kind, curve.source, curve.id)
+                 curve.kind, curve.source, curve.id, curve.coding)
 
 
 def load_anchors(folder: str | os.PathLike, metric: str) -> list[Curve]:

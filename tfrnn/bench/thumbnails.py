@@ -44,10 +44,10 @@ from PIL import Image
 
 from tfrnn import atomic, metrics
 from tfrnn.bench import classic
+from tfrnn.bench.rdmath import bd_rate, monotone
 from tfrnn.bench.results import Curve, shared_path, write_results
 from tfrnn.errors import UserError
 from tfrnn.images import list_images, load_image
-from tfrnn.plot import bd_rate, monotone
 
 THUMBNAIL_CODECS = ("jpeg-420", "jpeg-444", "webp", "jpeg2000-psnr")
 DEFAULT_SSIM_TARGETS = (0.6, 0.7, 0.8, 0.9)

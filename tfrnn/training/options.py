@@ -12,6 +12,9 @@ STAGES = ("codec", "context", "joint")
 SCHEDULES = ("constant", "cosine", "exponential")
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
 PRECISIONS = ("float16", "bfloat16")
+# tfrnn.context_model.KINDS, spelled out so that parsing flags imports no TensorFlow
+# (tests/test_training.py checks they agree); the first is the default.
+CONTEXT_KINDS = ("checkerboard", "raster")
 
 
 @dataclass(frozen=True)
@@ -57,13 +60,15 @@ class TrainOptions:
     crop: int | None = None
     flips: bool = True
     shuffle_buffer: int = 10000
+    context_kind: str = CONTEXT_KINDS[0]
+    context_groups: int = 8
 
     def __post_init__(self):
         positive = {"--steps": self.steps, "--batch-size": self.batch_size,
                     "--checkpoint-every": self.checkpoint_every, "--keep": self.keep,
                     "--log-every": self.log_every, "--tile-size": self.tile_size,
                     "--cpu-replicas": self.cpu_replicas, "--shuffle-buffer": self.shuffle_buffer,
-                    "--eval-count": self.eval_count}
+                    "--eval-count": self.eval_count, "--context-groups": self.context_groups}
         for flag, value in positive.items():
             if value < 1:
                 raise UserError(f"{flag} must be at least 1, got {value}")
@@ -94,6 +99,8 @@ class TrainOptions:
             raise UserError(f"--crop {self.crop} is larger than the tiles ({self.tile_size})")
         if self.stage == "context" and self.init_from is None and not self.resume:
             raise UserError("--stage context trains on a frozen codec: give --init-from MODEL")
+        if self.context_kind not in CONTEXT_KINDS:
+            raise UserError(f"--context-kind must be one of {', '.join(CONTEXT_KINDS)}")
         if self.cpu_replicas > 1 and self.strategy not in ("mirrored", "auto"):
             raise UserError("--cpu-replicas needs --strategy mirrored")
 

@@ -81,7 +81,15 @@ def resolve_config(options: TrainOptions, run_info: dict | None, init_config: Co
 
 # Options the saved data position (and the stage's variables) depend on.
 PIPELINE_OPTIONS = ("stage", "data", "batch_size", "tile_size", "crop", "flips",
-                    "shuffle_buffer", "seed")
+                    "shuffle_buffer", "seed", "context_kind", "context_groups")
+
+
+def _same_model(a, b) -> bool:
+    """Whether two context models have the same class and configuration (name aside)."""
+    def config(m):
+        return {k: v for k, v in m.get_config().items() if k != "name"}
+
+    return type(a) is type(b) and config(a) == config(b)
 
 
 def check_same_pipeline(options: TrainOptions, run_info: dict) -> None:
@@ -229,13 +237,22 @@ class Trainer:
             self.codec = RecurrentCodec(self.config)
             self.context_model = None
             if options.stage != "codec":
-                from tfrnn.context_model import ContextModel
+                from tfrnn.context_model import make_context_model
 
-                self.context_model = ContextModel(bits=self.config.bits)
+                try:
+                    self.context_model = make_context_model(
+                        options.context_kind, bits=self.config.bits,
+                        groups=options.context_groups)
+                except ValueError as e:
+                    raise UserError(f"--context-groups: {e}") from None
             if init is not None:
                 self.codec.set_weights(init.codec.get_weights())
                 if self.context_model is not None and init.context_model is not None:
-                    self.context_model.set_weights(init.context_model.get_weights())
+                    if _same_model(init.context_model, self.context_model):
+                        self.context_model.set_weights(init.context_model.get_weights())
+                    else:
+                        _log(f"--init-from's context model ({init.context_model.kind}) is not "
+                             f"the {options.context_kind} model asked for: a new one is trained")
             self.optimizer = make_optimizer(options)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.variables = trainable_variables(options.stage, self.codec, self.context_model)

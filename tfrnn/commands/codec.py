@@ -15,7 +15,7 @@ import numpy as np
 
 from tfrnn import atomic, file_format
 from tfrnn.errors import UserError
-from tfrnn.images import load_image, read_bytes, save_png
+from tfrnn.images import check_save_path, load_image, read_bytes, save_image
 
 
 def output_paths(inputs: Sequence[str], output: str, suffix: str) -> list[Path]:
@@ -154,12 +154,15 @@ def compress_main(argv: list[str]) -> int:
 
 
 def decompress_main(argv: list[str]) -> int:
-    """`tfrnn decompress IN... -o OUT`: decode .tfrnn files to PNG."""
+    """`tfrnn decompress IN... -o OUT`: decode .tfrnn files to PNG (or the format OUT's
+    extension names: .webp lossless, .jpg/.jpeg at quality 95)."""
     parser = _batch_parser(decompress_main, ".tfrnn files", ".png")
     parser.add_argument("--iterations", type=_positive(int),
                         help="decode only the first K iterations (default: all in the file)")
     args = parser.parse_args(argv)
     outputs = output_paths(args.inputs, args.output, ".png")
+    for path in outputs:
+        check_save_path(path)
     containers = [file_format.parse(read_bytes(p), p) for p in args.inputs]
     for path, container in zip(args.inputs, containers, strict=True):
         if args.iterations and args.iterations > container.iterations:
@@ -173,7 +176,7 @@ def decompress_main(argv: list[str]) -> int:
     for src, dst, container in zip(args.inputs, outputs, containers, strict=True):
         k = args.iterations or container.iterations
         image = codec.decompress(container, k, name=src)
-        save_png(dst, image)
+        save_image(dst, image)
         print(f"{src} -> {dst}: {k} of {container.iterations} iterations, "
               f"{container.header.width}x{container.header.height}, {container.bpp(k):.4f} bpp")
     return 0

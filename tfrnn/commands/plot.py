@@ -1,27 +1,31 @@
 """`tfrnn plot`: RD plots, BD-rate and area under the RD curve from bench results and anchors.
 
-- BD-rate (Bjøntegaard): the average difference in log-rate between two curves over the range
-  of the quality metric where both exist, as a percentage (negative = fewer bits than the
-  reference), computed by the `bjontegaard` package with Akima interpolation.
-- AUC: the area under the metric-vs-bpp curve over a stated bpp range, the figure Toderici
-  et al. (2017, §5) picked models by; computed on the piecewise-linear curve, and only for
-  curves that span the whole range (n/a otherwise, never extrapolated).
-
-BD-rate works on the monotone part of a curve: points sorted by bpp, NaNs dropped, and a point
-kept only if its metric exceeds every point at lower bpp (the interpolators need a strictly
-increasing metric; published curves sometimes repeat a point). AUC takes every finite point.
+Every BD-rate of one table is taken over one interval of the metric, stated in the table: by
+default the interval that every measured curve (kind "ours") and every reference covers, or
+`--quality-range`. A curve that does not cover it gets no BD-rate ("n/a", its span shown), and
+there is one BD-rate column per reference (`--reference jpeg-420,webp`), so the reader sees who
+is ahead of whom over the same interval. The mathematics is `tfrnn.bench.rdmath`.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from tfrnn import atomic
+from tfrnn.bench.rdmath import (
+    DEFAULT_BPP_RANGE,
+    bd_rate,
+    common_range,
+    covers,
+    monotone,
+    quality_span,
+    rd_auc,
+    value_at,
+)
 from tfrnn.bench.results import (
     QUALITY_METRICS,
     Curve,
@@ -30,10 +34,10 @@ from tfrnn.bench.results import (
     read_results,
     shared_path,
 )
+from tfrnn.cli import ArgumentParser
 from tfrnn.errors import UserError
 
 KINDS = ("ours", "anchor", "reproduction")
-DEFAULT_BPP_RANGE = (0.125, 2.0)  # 1 to 16 iterations of 1/8 bpp (Toderici et al. 2017, §3)
 LABELS = {
     "psnr-rgb": "PSNR (RGB) [dB]",
     "ms-ssim-rgb": "MS-SSIM (RGB)",
@@ -41,53 +45,6 @@ LABELS = {
     "psnr-hvs": "PSNR-HVS (luma) [dB]",
     "ssim-rgb": "SSIM (RGB)",
 }
-
-
-def monotone(curve: Curve) -> tuple[np.ndarray, np.ndarray]:
-    """The points of `curve` sorted by bpp whose metric beats every point at lower bpp."""
-    ok = np.isfinite(curve.bpp) & np.isfinite(curve.value) & (curve.bpp > 0)
-    bpp, value = curve.bpp[ok], curve.value[ok]
-    order = np.lexsort((value, bpp))
-    bpp, value = bpp[order], value[order]
-    keep = value > np.concatenate([[-np.inf], np.maximum.accumulate(value)[:-1]])
-    return bpp[keep], value[keep]
-
-
-def bd_rate(reference: Curve, test: Curve) -> float:
-    """BD-rate of `test` against `reference` in percent; NaN without two points or overlap."""
-    import bjontegaard
-
-    rb, rv = monotone(reference)
-    tb, tv = monotone(test)
-    if len(rb) < 2 or len(tb) < 2 or min(rv[-1], tv[-1]) <= max(rv[0], tv[0]):
-        return math.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(bjontegaard.bd_rate(rb, rv, tb, tv, method="akima",
-                                         require_matching_points=False, min_overlap=0))
-
-
-def rd_auc(curve: Curve, bpp_range: tuple[float, float] = DEFAULT_BPP_RANGE) -> float:
-    """Area under the piecewise-linear RD curve over `bpp_range`; NaN if not spanned."""
-    lo, hi = bpp_range
-    ok = np.isfinite(curve.bpp) & np.isfinite(curve.value)
-    order = np.argsort(curve.bpp[ok], kind="stable")
-    bpp, value = curve.bpp[ok][order], curve.value[ok][order]
-    eps = 1e-9
-    if len(bpp) < 2 or bpp[0] > lo + eps or bpp[-1] < hi - eps:
-        return math.nan
-    inside = (bpp > lo) & (bpp < hi)
-    x = np.concatenate([[lo], bpp[inside], [hi]])
-    y = np.interp(x, bpp, value)
-    return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2.0))
-
-
-def value_at(curve: Curve, bpp: float) -> float:
-    """The metric at `bpp` on the piecewise-linear monotone curve; NaN outside its span."""
-    b, v = monotone(curve)
-    if len(b) == 0 or not b[0] <= bpp <= b[-1]:
-        return math.nan
-    return float(np.interp(bpp, b, v))
 
 
 def find_curve(curves: Sequence[Curve], key: str) -> Curve:
@@ -106,35 +63,61 @@ def _fmt(x: float, spec: str) -> str:
     return "n/a" if not math.isfinite(x) else format(x, spec)
 
 
-def summary_table(curves: Sequence[Curve], reference: Curve,
+def table_range(curves: Sequence[Curve],
+                references: Sequence[Curve]) -> tuple[float, float] | None:
+    """The default BD-rate interval of a table: what every measured curve ("ours") and every
+    reference covers; None if they share none."""
+    chosen = [c for c in curves if c.kind == "ours"]
+    chosen += [r for r in references if not any(r is c for c in chosen)]
+    return common_range(chosen)
+
+
+def _span(span: tuple[float, float] | None) -> str:
+    return "—" if span is None else f"{span[0]:.4g}–{span[1]:.4g}"
+
+
+def summary_table(curves: Sequence[Curve], references: Sequence[Curve],
+                  quality_range: tuple[float, float] | None,
                   bpp_range: tuple[float, float] = DEFAULT_BPP_RANGE,
                   at_bpp: Sequence[float] = ()) -> str:
-    """Markdown table: per curve, its bpp span, BD-rate against `reference`, AUC, and the
-    metric at each rate of `at_bpp` (interpolated; n/a outside the curve's span)."""
-    metric = reference.metric
+    """Markdown table: per curve, its coding, spans, BD-rate against each reference over the
+    one interval `quality_range` (None: the curves share no interval, and no BD-rate is
+    given), AUC, and the metric at each rate of `at_bpp` (interpolated; n/a outside the
+    curve's span)."""
+    metric = references[0].metric
     lo, hi = bpp_range
+    interval = ("The measured curves share no interval of the metric: no BD-rate. "
+                if quality_range is None else
+                f"Every BD-rate below is taken over the same interval, {metric} "
+                f"{_span(quality_range)} (Akima; negative = fewer bits than the reference); "
+                "n/a: the curve does not cover that interval (see its span). ")
     lines = [
-        f"Metric: {LABELS.get(metric, metric)}. BD-rate against **{reference.name}** "
-        f"(Akima, over the overlapping {metric} range; negative = fewer bits). "
-        f"AUC = area under {metric} vs bpp over [{lo:g}, {hi:g}] bpp "
+        f"Metric: {LABELS.get(metric, metric)}. " + interval +
+        "Coding: raw = bits before entropy coding, entropy-coded = file sizes; compare like "
+        f"with like. AUC = area under {metric} vs bpp over [{lo:g}, {hi:g}] bpp "
         "(n/a: the curve does not span it).",
         "",
-        f"| curve | kind | points | bpp span | BD-rate (%) | AUC [{lo:g}, {hi:g}] |"
-        + "".join(f" @ {x:g} bpp |" for x in at_bpp),
-        "|---|---|---|---|---|---|" + "---|" * len(at_bpp),
+        f"| curve | kind | coding | points | bpp span | {metric} span |"
+        + "".join(f" BD-rate vs {r.name} (%) |" for r in references)
+        + f" AUC [{lo:g}, {hi:g}] |" + "".join(f" @ {x:g} bpp |" for x in at_bpp),
+        "|---|---|---|---|---|---|" + "---|" * (len(references) + 1 + len(at_bpp)),
     ]
     for c in curves:
         b, _ = monotone(c)
         span = f"{b[0]:.3f}–{b[-1]:.3f}" if len(b) else "—"
-        bd, auc = _fmt(bd_rate(reference, c), "+.1f"), _fmt(rd_auc(c, bpp_range), ".4f")
+        bds = "".join(f" {_fmt(bd_rate(r, c, quality_range), '+.1f')} |" if quality_range
+                      else " n/a |" for r in references)
+        auc = _fmt(rd_auc(c, bpp_range), ".4f")
         at = "".join(f" {_fmt(value_at(c, x), '.4f')} |" for x in at_bpp)
-        lines.append(f"| {c.name} | {c.kind} | {len(c.bpp)} | {span} | {bd} | {auc} |{at}")
+        lines.append(f"| {c.name} | {c.kind} | {c.coding} | {len(c.bpp)} | {span} | "
+                     f"{_span(quality_span(c))} |{bds} {auc} |{at}")
     return "\n".join(lines) + "\n"
 
 
 def plot_curves(curves: Sequence[Curve], path: str | Path, title: str = "",
                 xmax: float = 2.0) -> None:
-    """Write an RD plot (PNG) of `curves`: ours solid with markers, anchors dashed/dotted."""
+    """Write an RD plot (PNG) of `curves`: ours solid with markers, anchors dashed/dotted;
+    each legend entry says whether the curve is raw bits or entropy-coded."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -153,7 +136,8 @@ def plot_curves(curves: Sequence[Curve], path: str | Path, title: str = "",
                  "anchor": dict(ls="--", lw=1.0),
                  "reproduction": dict(ls=":", marker=".", lw=1.2)}[c.kind]
         order = np.argsort(c.bpp)
-        label = c.name if c.kind == "ours" else f"{c.name} [{c.kind}]"
+        tags = [t for t in (c.kind if c.kind != "ours" else "", c.coding) if t]
+        label = f"{c.name} [{', '.join(tags)}]"
         ax.plot(c.bpp[order], c.value[order], label=label, color=colour, **style)
         shown = c.value[(c.bpp <= xmax) & np.isfinite(c.value)]
         visible.extend(shown.tolist())
@@ -187,14 +171,22 @@ def _result_files(paths: Sequence[str]) -> list[Path]:
     return files
 
 
-def _bpp_range(text: str) -> tuple[float, float]:
+def _range(flag: str, text: str, lowest: float = -math.inf) -> tuple[float, float]:
     try:
         lo, hi = (float(x) for x in text.split(","))
     except ValueError:
-        raise UserError(f"--bpp-range: expected LO,HI, got {text!r}") from None
-    if not 0 <= lo < hi:
-        raise UserError(f"--bpp-range: need 0 <= LO < HI, got {text!r}")
+        raise UserError(f"{flag}: expected LO,HI, got {text!r}") from None
+    if not lowest <= lo < hi:
+        raise UserError(f"{flag}: need {'0 <= ' if lowest == 0 else ''}LO < HI, got {text!r}")
     return lo, hi
+
+
+def _bpp_range(text: str) -> tuple[float, float]:
+    return _range("--bpp-range", text, 0.0)
+
+
+def _quality_range(text: str) -> tuple[float, float]:
+    return _range("--quality-range", text)
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -205,8 +197,6 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def main(argv: list[str]) -> int:
-    from tfrnn.cli import ArgumentParser
-
     parser = ArgumentParser(prog="tfrnn plot", description=__doc__.split("\n")[0])
     parser.add_argument("results", nargs="+", help="results JSON files or folders of them")
     parser.add_argument("--metric", default="ms-ssim-rgb-db", choices=QUALITY_METRICS)
@@ -214,9 +204,13 @@ def main(argv: list[str]) -> int:
                         "beside the first results file)")
     parser.add_argument("--anchors", nargs="?", const="", default=None, metavar="DIR",
                         help="draw the published curves in DIR (default ../shared/anchors/kodak)")
-    parser.add_argument("--reference", default=None,
-                        help="BD-rate reference: a curve id or name, or KIND:id with KIND one of "
-                        "ours, anchor, reproduction (default: the first file)")
+    parser.add_argument("--reference", default=None, metavar="REF1,REF2,...",
+                        help="BD-rate references, one column each: a curve id or name, or "
+                        "KIND:id with KIND one of ours, anchor, reproduction (default: the "
+                        "first file)")
+    parser.add_argument("--quality-range", type=_quality_range, default=None, metavar="LO,HI",
+                        help="the metric interval of every BD-rate (default: the interval "
+                        "that every measured curve and every reference covers)")
     parser.add_argument("--bpp-range", type=_bpp_range, default=DEFAULT_BPP_RANGE,
                         metavar="LO,HI", help="bpp range of the AUC (default 0.125,2)")
     parser.add_argument("--table", default=None, help="also write the Markdown table here")
@@ -241,8 +235,18 @@ def main(argv: list[str]) -> int:
         if folder is None:
             raise UserError("--anchors: ../shared/anchors/kodak not found; give a directory")
         curves += load_anchors(folder, args.metric)
-    reference = find_curve(curves, args.reference) if args.reference else curves[0]
-    table = summary_table(curves, reference, args.bpp_range, args.at_bpp)
+    references = ([find_curve(curves, key) for key in args.reference.split(",")]
+                  if args.reference else [curves[0]])
+    quality_range = args.quality_range or table_range(curves, references)
+    if quality_range is None:
+        spans = "; ".join(f"{c.id}: {_span(quality_span(c))}" for c in curves if c.kind == "ours")
+        print(f"tfrnn plot: the measured curves share no {args.metric} interval ({spans}): "
+              "no BD-rate (give --quality-range LO,HI or fewer files)")
+    for r in references:
+        if quality_range is not None and not covers(r, quality_range):
+            raise UserError(f"reference {r.id} covers {args.metric} {_span(quality_span(r))}, "
+                            f"not the table's interval {_span(quality_range)}")
+    table = summary_table(curves, references, quality_range, args.bpp_range, args.at_bpp)
     out = Path(args.out) if args.out else files[0].parent / f"rd-{args.metric}.png"
     plot_curves(curves, out, args.title, args.xmax)
     if args.table:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 from tfrnn.errors import UserError
 from tfrnn.losses import LOSSES
-from tfrnn.training.options import PRECISIONS, SCHEDULES, STAGES, STRATEGIES, TrainOptions
+from tfrnn.training.options import (
+    CONTEXT_KINDS,
+    PRECISIONS,
+    SCHEDULES,
+    STAGES,
+    STRATEGIES,
+    TrainOptions,
+)
 
 
 def _data(value: str) -> tuple[str, float]:
@@ -97,6 +104,11 @@ def build_parser():
     p.add_argument("--seed", type=int, default=d["seed"].default)
     p.add_argument("--stage", choices=STAGES, default=d["stage"].default,
                    help="codec; context: the entropy model on a frozen codec; joint: both")
+    p.add_argument("--context-kind", choices=CONTEXT_KINDS, default=d["context_kind"].default,
+                   help="the context model the context and joint stages train: checkerboard "
+                   "(parallel passes) or raster (sequential, BinaryRNN-like)")
+    p.add_argument("--context-groups", type=int, default=d["context_groups"].default,
+                   help="channel groups of a checkerboard context model (2·N passes)")
     p.add_argument("--init-from", metavar="MODEL",
                    help="start from a bundle, a run directory or a pretrained name")
     p.add_argument("--tile-size", type=int, default=d["tile_size"].default,
