@@ -9,6 +9,7 @@ from data_prep.beam_pipeline import RUNNERS as BEAM_RUNNERS
 from data_prep.prepare import DEFAULT_IMAGES_PER_SHARD, Outcome, prepare
 from data_prep.sources import open_source
 from data_prep.stats import summary_lines
+from data_prep.thumbnails import SPLITS
 from data_prep.tiles import MODES, REFERENCE_SIZE, Settings
 from tfrnn.cli import ArgumentParser
 from tfrnn.errors import UserError
@@ -34,6 +35,17 @@ def size_or_none(text: str) -> tuple[int, int] | None:
     if width < 1 or height < 1:
         raise argparse.ArgumentTypeError(f"expected a positive size, not {text!r}")
     return width, height
+
+
+def scales(text: str) -> tuple[float, ...]:
+    """Comma-separated crop scales in (0, 1]."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers like 0.5,1, not {text!r}") from None
+    if not all(0 < v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"scales must be in (0, 1], not {text!r}")
+    return values
 
 
 def build_parser() -> ArgumentParser:
@@ -64,6 +76,21 @@ def build_parser() -> ArgumentParser:
                         help="downscale larger images to fit WIDTHxHEIGHT (either "
                              "orientation; never upscale), or none for native size "
                              "[%(default)s]")
+    thumbs = parser.add_argument_group(
+        "thumbnails mode", "augmentation and the held-out split (data_prep.thumbnails)")
+    thumbs.add_argument("--thumbnails-per-image", type=positive_int,
+                        default=defaults.thumbnails_per_image,
+                        help="the centred thumbnail plus N-1 random square crops [%(default)s]")
+    thumbs.add_argument("--scales", type=scales, default=defaults.scales, metavar="S1,S2,...",
+                        help="side of the random crops as a fraction of the short side, in "
+                             "(0, 1], one drawn per crop [1]")
+    thumbs.add_argument("--flips", action="store_true",
+                        help="mirror each random crop left-right with probability 1/2")
+    thumbs.add_argument("--split", choices=SPLITS, default=defaults.split,
+                        help="all photos, or only those not held out (train) or held out, by a "
+                             "hash of their names [%(default)s]")
+    thumbs.add_argument("--held-out-percent", type=float, default=defaults.held_out_percent,
+                        metavar="P", help="share of photos held out [%(default)s]")
     parser.add_argument("--png-level", type=int, choices=range(10), default=defaults.png_level,
                         metavar="0-9", help="zlib level of the ranking PNG [%(default)s]")
     parser.add_argument("--images-per-shard", type=positive_int,
@@ -105,7 +132,10 @@ def main(argv: list[str]) -> int:
     try:
         settings = Settings(mode=args.mode, tile_size=args.tile_size,
                             tiles_per_image=args.tiles_per_image, max_size=args.max_size,
-                            png_level=args.png_level)
+                            png_level=args.png_level,
+                            thumbnails_per_image=args.thumbnails_per_image, scales=args.scales,
+                            flips=args.flips, split=args.split,
+                            held_out_percent=args.held_out_percent)
     except ValueError as e:
         raise UserError(f"tfrnn prepare: {e}") from None
     source = open_source(args.source, tfds_data_dir=args.tfds_data_dir)

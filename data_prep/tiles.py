@@ -2,7 +2,8 @@
 
 Toderici et al. 2017, "high entropy" training set: each 1280×720 image is cut into
 non-overlapping 32×32 tiles and the 100 tiles with the lowest PNG compression ratio are kept.
-The 2016 paper trains on whole images downscaled to 32×32 (`mode="thumbnails"`). Everything
+The 2016 paper trains on whole images downscaled to 32×32 (`mode="thumbnails"`; augmentation
+and the held-out split in `data_prep.thumbnails`). Everything
 here runs in worker processes (local pool or Beam), so it imports neither TensorFlow nor Beam.
 """
 
@@ -16,8 +17,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from data_prep import thumbnails as thumbs
 from data_prep.decode import Size, Skip, decode_rgb
 from data_prep.sources import Item
+from data_prep.thumbnails import SPLITS
 from tfrnn.images import encode_png
 
 MODES = ("tiles", "thumbnails")
@@ -33,10 +36,23 @@ class Settings:
     tiles_per_image: int = 100
     max_size: Size | None = REFERENCE_SIZE  # fit inside (either orientation); None = native
     png_level: int = 6  # zlib level of the PNG used for ranking (Pillow's default)
+    # thumbnails mode (data_prep.thumbnails): per photo, crop scales, flips, held-out split
+    thumbnails_per_image: int = 1
+    scales: tuple[float, ...] = (1.0,)
+    flips: bool = False
+    split: str = "all"
+    held_out_percent: float = 10.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, not {self.split!r}")
+        if not 0 <= self.held_out_percent <= 100:
+            raise ValueError(f"held-out percent must be in [0, 100], not {self.held_out_percent}")
+        if self.thumbnails_per_image < 1 or not self.scales or not all(
+                0 < s <= 1 for s in self.scales):
+            raise ValueError("thumbnails per image must be at least 1 and crop scales in (0, 1]")
         if self.tile_size < 1 or self.tiles_per_image < 1 or not 0 <= self.png_level <= 9:
             raise ValueError(f"invalid settings {self}")
         if self.max_size is not None and min(self.max_size) < self.tile_size:
@@ -50,6 +66,11 @@ class Settings:
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["max_size"] = list(self.max_size) if self.max_size else None
+        if self.mode == "thumbnails":
+            out["scales"] = list(self.scales)
+        else:  # tiles ignore them: leave tile datasets' fingerprints as they were
+            for key in ("thumbnails_per_image", "scales", "flips", "split", "held_out_percent"):
+                del out[key]
         out["reference_size"] = list(REFERENCE_SIZE)
         out["reference_tiles"] = self.reference_tiles
         return out
@@ -111,20 +132,6 @@ def hardest(ratios: np.ndarray, keep: int) -> np.ndarray:
     return np.argsort(ratios, kind="stable")[:keep]
 
 
-def thumbnail(img: Image.Image, size: int) -> np.ndarray:
-    """The 2016 paper's thumbnail: the centred square crop, downscaled to size×size."""
-    w, h = img.size
-    side = min(w, h)
-    box = ((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
-    return np.asarray(img.resize((size, size), Image.Resampling.LANCZOS, box=box))
-
-
-def thumbnail_source_size(size: Size, thumb: int) -> Size:
-    """Size that keeps the square crop at least thumb×thumb (the JPEG draft target)."""
-    scale = min(1.0, thumb / min(size))
-    return math.ceil(size[0] * scale), math.ceil(size[1] * scale)
-
-
 def _skipped(item: Item, kind: str, detail: str, tile: int, **extra: Any) -> ImageResult:
     return ImageResult(item.id, np.zeros((0, tile, tile, 3), np.uint8), np.zeros(0),
                        np.zeros((0, 2), np.int64), skip=kind, detail=detail, **extra)
@@ -144,8 +151,10 @@ def mine_item(item: Item, settings: Settings) -> ImageResult:
         return _skipped(item, "unreadable", f"{e.__class__.__name__}: {e}", tile)
     read_done = time.perf_counter()
     thumbnails = settings.mode == "thumbnails"
+    if thumbnails and not thumbs.in_split(item.id, settings.split, settings.held_out_percent):
+        return _skipped(item, "other-split", f"not in the {settings.split} split", tile)
     if thumbnails:
-        target = lambda size: thumbnail_source_size(size, tile)
+        target = lambda size: thumbs.source_size(size, tile, settings.scales)
     else:
         target = lambda size: fit_size(size, settings.max_size)
     try:
@@ -157,8 +166,9 @@ def mine_item(item: Item, settings: Settings) -> ImageResult:
         return _skipped(item, "tiny", f"{size[0]}x{size[1]} is smaller than a tile", tile,
                         conversions=conversions)
     if thumbnails:
-        tiles = thumbnail(img, tile)[None]
-        positions = np.zeros((1, 2), np.int64)
+        tiles = thumbs.thumbnails(img, item.id, tile, settings.thumbnails_per_image,
+                                  settings.scales, settings.flips)
+        positions = np.zeros((len(tiles), 2), np.int64)
     else:
         if size != img.size:
             img = img.resize(size, Image.Resampling.LANCZOS)
@@ -166,8 +176,8 @@ def mine_item(item: Item, settings: Settings) -> ImageResult:
     decode_done = time.perf_counter()
     ratios = np.array([png_ratio(t, settings.png_level) for t in tiles])
     png_done = time.perf_counter()
-    keep = 1 if thumbnails else keep_count(len(tiles), settings)
-    order = hardest(ratios, keep)
+    keep = len(tiles) if thumbnails else keep_count(len(tiles), settings)
+    order = np.arange(keep) if thumbnails else hardest(ratios, keep)
     result = ImageResult(item.id, tiles[order], ratios[order], positions[order], conversions)
     end = time.perf_counter()
     result.seconds = {"read": read_done - start, "decode": decode_done - read_done,

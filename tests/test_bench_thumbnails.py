@@ -12,6 +12,7 @@ from PIL import Image
 
 from tfrnn.bench import thumbnails
 from tfrnn.bench.results import Curve
+from tfrnn.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +116,48 @@ def test_run(tmp_path, astronaut):
 
 
 def test_avif_has_no_headerless_size(tmp_path):
-    from tfrnn.errors import UserError
-
     with pytest.raises(UserError, match="no headerless size for avif"):
         thumbnails.main(["--images", str(tmp_path), "--codecs", "jpeg-420,avif"])
+
+
+def test_ssim_at_bytes_and_paper_table():
+    curve = Curve("c", "ssim-rgb", np.array([32.0, 128.0]), np.array([0.5, 0.7]), "ours", "")
+    assert thumbnails.ssim_at_bytes(curve, 64.0) == pytest.approx(0.6)  # halfway in log bytes
+    assert math.isnan(thumbnails.ssim_at_bytes(curve, 16.0))
+    table = thumbnails.paper_table({"c": curve})
+    assert "| c | 0.600 | 0.700 |" in table
+
+
+def test_run_with_a_model_of_ours_on_held_out_photos(tmp_path, astronaut):
+    import keras
+
+    from tfrnn.bundle import Bundle, save_bundle
+    from tfrnn.configs import thumb_conv_config
+    from tfrnn.context_model import CheckerboardContextModel
+    from tfrnn.model import RecurrentCodec
+
+    keras.utils.set_random_seed(0)
+    codec = RecurrentCodec(thumb_conv_config("t", 1 / 32, "tiny").replace(iterations=2))
+    context = CheckerboardContextModel(bits=32)  # untrained: the entropy-coded plumbing only
+    context(np.ones((2, 1, 2, 2, 32), np.float32))
+    bundle = save_bundle(tmp_path / "tiny-thumb", Bundle(codec, context))
+    images = tmp_path / "photos"
+    for i in range(3):
+        (images / "sub").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.rot90(astronaut, i)[:200]).save(images / "sub" / f"p{i}.png")
+    out = tmp_path / "out"
+    assert thumbnails.main(["--images", str(images), "--held-out", "100", "--out", str(out),
+                            "--codecs", "jpeg-420", "--quality", "jpeg-420=5,50,90",
+                            "--models", str(bundle), "--ssim-targets", "0.5"]) == 0
+    doc = json.loads((out / "tiny-thumb.json").read_text())
+    res = doc["results"]
+    assert doc["images"] == ["sub/p0.png", "sub/p1.png", "sub/p2.png"]
+    assert res["bytes"] == [16.0, 32.0] and res["bpp"] == [0.125, 0.25]
+    assert len(res["entropy-bytes"]) == 2 and 0 < res["entropy-bytes"][0] < res["entropy-bytes"][1]
+    assert all(0 <= s <= 1 for s in res["ssim-rgb"])
+    summary = (out / "summary.md").read_text()
+    assert "tiny-thumb (ours), headerless" in summary and "tiny-thumb (ours), entropy-coded" \
+        in summary and "SSIM @ 64 B" in summary
+    assert (out / "ssim.png").stat().st_size > 0
+    with pytest.raises(UserError, match="no image is in the held-out 0%"):
+        thumbnails.main(["--images", str(images), "--held-out", "0", "--out", str(out)])

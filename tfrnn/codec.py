@@ -101,6 +101,10 @@ class Codec:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
             raise UserError(f"expected a uint8 [H, W, 3] image, got {image.dtype} "
                             f"{list(image.shape)}")
+        size = self.model.codec_config.fixed_size
+        if size is not None and image.shape[:2] != (size, size):
+            raise UserError(f"model {self.name} is fully connected: it codes {size}x{size} "
+                            f"images only, not {image.shape[1]}x{image.shape[0]}")
         iterations = self._check_iterations(iterations)
         if optimize < 0:
             raise UserError(f"optimize must be 0 or more steps, not {optimize}")

@@ -86,6 +86,14 @@ class CodecConfig:
             s *= spec.stride
         return s
 
+    @property
+    def fixed_size(self) -> int | None:
+        """The one image side a fully-connected model codes (Toderici 2016 §3.2: every layer
+        1×1 over a single block×block tile, e.g. 32 for `thumb-fc-lstm`); None if any size."""
+        kernels = [self.stem_kernel] + [k for s in (*self.encoder, *self.decoder)
+                                        for k in (s.kernel, s.hidden_kernel)]
+        return self.block if self.block > 1 and max(kernels) == 1 else None
+
     def bits_per_iteration(self, height: int, width: int) -> int:
         """Bits one iteration emits for an image of this size (after padding to the stride)."""
         return -(-height // self.stride) * -(-width // self.stride) * self.bits
@@ -128,6 +136,22 @@ def reference_config(name: str, cell: str, framework: str, width: float,
     )
 
 
+def thumb_conv_config(name: str, width: float, description: str) -> CodecConfig:
+    """The 2016 conv/deconv LSTM (§3.3): strided conv LSTMs down to 2×2×32 bits, transposed
+    (deconvolutional) conv LSTMs back up; L2 loss. `width` scales every layer but the bits."""
+
+    def w(n: int) -> int:
+        return max(8, int(round(n * width)))
+
+    return CodecConfig(
+        name=name, description=description, cell="lstm", framework="additive",
+        stem_filters=w(64), decoder_filters=w(512),
+        encoder=(CellSpec(w(256), 3, 2, 1), CellSpec(w(512), 3, 2, 1), CellSpec(w(512), 3, 2, 1)),
+        decoder=(CellSpec(w(512), 3, 2, 1, 1, True), CellSpec(w(512), 3, 2, 1, 1, True),
+                 CellSpec(w(256), 3, 2, 3, 1, True), CellSpec(w(128), 3, 2, 3, 1, True)),
+        loss="l2")
+
+
 def _build_registry() -> dict[str, CodecConfig]:
     configs: dict[str, CodecConfig] = {}
     for cell in CELL_TYPES:
@@ -151,14 +175,12 @@ def _build_registry() -> dict[str, CodecConfig]:
         stem_stride=1, encoder=(CellSpec(512, 1, 1, 1), CellSpec(512, 1, 1, 1)), bits=128,
         decoder_filters=512, decoder=(CellSpec(512, 1, 1, 1), CellSpec(512, 1, 1, 1)),
         loss="l2")
-    configs["thumb-conv-lstm"] = CodecConfig(
-        name="thumb-conv-lstm",
-        description="Toderici 2016 conv/deconv LSTM for 32x32 thumbnails, 2x2x32 bits/iter",
-        cell="lstm", framework="additive",
-        encoder=(CellSpec(256, 3, 2, 1), CellSpec(512, 3, 2, 1), CellSpec(512, 3, 2, 1)),
-        decoder=(CellSpec(512, 3, 2, 1, 1, True), CellSpec(512, 3, 2, 1, 1, True),
-                 CellSpec(256, 3, 2, 3, 1, True), CellSpec(128, 3, 2, 3, 1, True)),
-        loss="l2")
+    configs["thumb-conv-lstm"] = thumb_conv_config(
+        "thumb-conv-lstm", 1.0,
+        "Toderici 2016 conv/deconv LSTM for 32x32 thumbnails, 2x2x32 bits/iter")
+    configs["thumb-conv-lstm-cpu"] = thumb_conv_config(
+        "thumb-conv-lstm-cpu", 0.125,
+        "Toderici 2016 conv/deconv LSTM at 1/8 width (same bits/iter; 2-core CPU)")
     return configs
 
 

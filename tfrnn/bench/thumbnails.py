@@ -27,11 +27,26 @@ WebP whose headers are not counted, by SSIM at equal size and by size at equal S
   logarithmically in bytes, on the monotone part of its curve) at stated SSIM targets, and the
   difference to a reference codec in percent; and the BD-rate on SSIM.
 
+- Our models (`--models`, Toderici 2016's systems, e.g. the shipped `thumb-fc-lstm` and
+  `thumb-conv-lstm`): one progressive encode of all iterations per thumbnail gives every rate.
+  Headerless size counted like the classic codecs': what a decoder that knows the model and the
+  size needs, i.e. the iteration codes, bits per iteration / 8 bytes each (16 for a 32×32
+  thumbnail), no container header (`bytes`); and, as a column beyond the paper, the bundle's
+  entropy-coded payloads of the first k iterations (`entropy-bytes`, FORMAT.md), also without
+  the container. Each thumbnail's file is decoded back and checked to equal the encoder's
+  reconstruction bit for bit.
+- `--held-out P`: only the photos `tfrnn prepare --split train --held-out-percent P` leaves
+  out (`data_prep.thumbnails.held_out`, on the path relative to `--images`): no training
+  step saw them.
+- The operating points of the 2016 paper (Table 2): SSIM at 64 and 128 bytes (0.5 and 1 bpp),
+  interpolated on each curve (ours: exactly 4 and 8 iterations).
+
 Thumbnails are tiny, so the whole benchmark runs in one process.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -42,8 +57,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from tfrnn import atomic, metrics
+from tfrnn import atomic, file_format, metrics
 from tfrnn.bench import classic
+from tfrnn.bench.plots import plot_curves
 from tfrnn.bench.rdmath import bd_rate, monotone
 from tfrnn.bench.results import Curve, shared_path, write_results
 from tfrnn.errors import UserError
@@ -51,6 +67,7 @@ from tfrnn.images import list_images, load_image
 
 THUMBNAIL_CODECS = ("jpeg-420", "jpeg-444", "webp", "jpeg2000-psnr")
 DEFAULT_SSIM_TARGETS = (0.6, 0.7, 0.8, 0.9)
+PAPER_BYTES = (64, 128)  # Toderici 2016, Table 2: SSIM at these headerless sizes
 SOS, EOI, SOT, SOD, EOC = 0xDA, 0xD9, b"\xff\x90", b"\xff\x93", b"\xff\xd9"
 
 
@@ -169,6 +186,60 @@ def sweep_thumbnails(codec: classic.ClassicCodec, thumbs: np.ndarray,
     return out
 
 
+def sweep_model(codec, thumbs: np.ndarray) -> dict[str, list[float]]:
+    """Our codec on every thumbnail at 1..T iterations (see module docstring): mean headerless
+    and entropy-coded bytes, SSIM, PSNR; seconds per thumbnail to encode and decode all T."""
+    n, height, width = thumbs.shape[:3]
+    iterations = codec.max_iterations
+    step = codec.model.codec_config.bits_per_iteration(height, width) / 8
+    recons = np.zeros((iterations, *thumbs.shape), np.uint8)
+    entropy = np.zeros((iterations, n))
+    enc, dec = [], []
+    for i, thumb in enumerate(thumbs):
+        t0 = time.perf_counter()
+        data, recons[:, i] = codec.compress_progressive(thumb)
+        t1 = time.perf_counter()
+        decoded = codec.decompress(data)
+        dec.append(time.perf_counter() - t1)
+        enc.append(t1 - t0)
+        if not np.array_equal(decoded, recons[-1, i]):
+            raise UserError(f"{codec.name}: thumbnail {i} does not decode to the encoder's "
+                            "reconstruction")
+        if codec.entropy_coder is not None:  # the file is entropy-coded: its payloads
+            entropy[:, i] = np.cumsum([len(p) for p in file_format.parse(data).payloads])
+    out: dict[str, list[float]] = {"iterations": list(range(1, iterations + 1)),
+                                   "bytes": [step * k for k in range(1, iterations + 1)]}
+    out["bpp"] = [8.0 * b / (height * width) for b in out["bytes"]]
+    out["ssim-rgb"] = [float(np.mean(metrics.ssim_batch(thumbs, r))) for r in recons]
+    out["psnr-rgb"] = [float(np.mean(metrics.psnr_batch(thumbs, r))) for r in recons]
+    if codec.entropy_coder is not None:
+        out["entropy-bytes"] = entropy.mean(axis=1).tolist()
+    out["encoding_time"] = [float(np.mean(enc))] * iterations
+    out["decoding_time"] = [float(np.mean(dec))] * iterations
+    return out
+
+
+def ssim_at_bytes(curve: Curve, size: float) -> float:
+    """SSIM of `curve` (bpp field holding bytes) at `size` bytes, linear in log bytes."""
+    b, v = monotone(curve)
+    if len(b) == 0 or not b[0] <= size <= b[-1]:
+        return math.nan
+    return float(np.interp(np.log(size), np.log(b), v))
+
+
+def paper_table(curves: dict[str, Curve]) -> str:
+    """Markdown: SSIM at the paper's operating points (64 and 128 bytes) for every curve."""
+    lines = ["SSIM at the 2016 paper's operating points (interpolated in log bytes; n/a: "
+             "outside the curve).", "",
+             "| codec | " + " | ".join(f"SSIM @ {b} B" for b in PAPER_BYTES) + " |",
+             "|---|" + "---|" * len(PAPER_BYTES)]
+    for c in curves.values():
+        cells = [ssim_at_bytes(c, b) for b in PAPER_BYTES]
+        lines.append(f"| {c.name} | " + " | ".join(
+            "n/a" if not math.isfinite(x) else f"{x:.3f}" for x in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def bytes_at(curve: Curve, target: float) -> float:
     """Bytes of `curve` (bpp field holding bytes) at metric `target`; NaN outside its range."""
     size, value = monotone(curve)
@@ -200,18 +271,71 @@ def summary(curves: dict[str, Curve], reference: str, targets: Sequence[float],
     return "\n".join(lines) + "\n"
 
 
-def load_thumbnails(paths: Sequence[Path], size: int) -> tuple[np.ndarray, list[str]]:
+def select_images(folder: Path, held_out_percent: float | None) -> list[tuple[str, Path]]:
+    """(name, path) of the images directly in `folder`; with `held_out_percent`, of those
+    anywhere under it that `tfrnn prepare` holds out (named by their relative path)."""
+    if held_out_percent is None:
+        return [(p.name, p) for p in list_images(folder)]
+    from data_prep.sources import open_source
+    from data_prep.thumbnails import held_out
+
+    files = open_source(str(folder)).files
+    chosen = [(name, Path(path)) for name, path in files if held_out(name, held_out_percent)]
+    if not chosen:
+        raise UserError(f"{folder}: no image is in the held-out {held_out_percent:g}%")
+    return chosen
+
+
+def load_thumbnails(images: Sequence[tuple[str, Path]], size: int
+                    ) -> tuple[np.ndarray, list[str]]:
     """Thumbnails of every readable image; unreadable ones are reported and skipped."""
     thumbs, names = [], []
-    for p in paths:
+    for name, p in images:
         try:
             thumbs.append(make_thumbnail(load_image(p), size))
-            names.append(p.name)
+            names.append(name)
         except UserError as e:
             print(f"skipped {e}", file=sys.stderr)
     if not thumbs:
         raise UserError("no readable images")
     return np.stack(thumbs), names
+
+
+def model_curves(model: str, thumbs: np.ndarray, names: list[str], dataset: str,
+                 out_dir: Path) -> dict[str, Curve]:
+    """Sweep one of our models, write its results file; its curves (headerless, and
+    entropy-coded if the bundle has a context model), with bytes in the bpp field."""
+    from tfrnn.codec import load_codec
+
+    codec = load_codec(model)
+    res = sweep_model(codec, thumbs)
+    label = Path(model).name
+    size = f"{thumbs.shape[1]}x{thumbs.shape[2]}"
+    doc: dict[str, Any] = {
+        "name": f"{label} (ours), headerless",
+        "description": (
+            f"tfrnn model {model} on {len(names)} {size} thumbnails of {dataset} (centred "
+            "square crop, Lanczos), one progressive encode per thumbnail. Entry k: the first k "
+            "iterations. bytes = the iteration codes (bits per iteration / 8 each, no "
+            "container header); entropy-bytes = the bundle's entropy-coded payloads of those "
+            "iterations (no container header); ssim-rgb as for the classic codecs; "
+            "encoding_time/decoding_time: seconds per thumbnail for all iterations."),
+        "results": res, "id": label, "dataset": dataset, "images": names,
+        "model": {"name": model, "fingerprint": codec.bundle.fingerprint,
+                  "config": codec.model.codec_config.name,
+                  "metadata": codec.bundle.metadata},
+    }
+    path = out_dir / f"{label}.json"
+    write_results(path, doc,
+                  required=("bpp", "ssim-rgb", "psnr-rgb", "encoding_time", "decoding_time"))
+    ssim = np.asarray(res["ssim-rgb"])
+    curves = {label: Curve(doc["name"], "ssim-rgb", np.asarray(res["bytes"]), ssim, "ours",
+                           str(path), label)}
+    if "entropy-bytes" in res:
+        curves[f"{label}-entropy"] = Curve(f"{label} (ours), entropy-coded", "ssim-rgb",
+                                           np.asarray(res["entropy-bytes"]), ssim, "ours",
+                                           str(path), f"{label}-entropy")
+    return curves
 
 
 def main(argv: list[str]) -> int:
@@ -235,6 +359,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", default=None,
                         help="output folder (default bench/results/thumbnails-DATASET)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--models", default="",
+                        help="comma-separated models of ours (pretrained names, bundles or "
+                             "run directories), e.g. thumb-fc-lstm,thumb-conv-lstm")
+    parser.add_argument("--held-out", type=float, default=None, metavar="P",
+                        help="only the images under --images (recursively) that `tfrnn "
+                             "prepare --held-out-percent P` holds out")
     args = parser.parse_args(argv)
 
     folder = Path(args.images) if args.images else shared_path("data", "kodak")
@@ -250,9 +380,11 @@ def main(argv: list[str]) -> int:
                         f"(no headerless size for {', '.join(unsupported) or 'nothing'})")
     if args.reference not in chosen:
         raise UserError(f"--reference {args.reference!r} is not among {', '.join(chosen)}")
-    paths = list_images(folder)[: args.limit]
-    thumbs, names = load_thumbnails(paths, args.size)
-    dataset = args.dataset or folder.resolve().name
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    thumbs, names = load_thumbnails(select_images(folder, args.held_out)[: args.limit],
+                                    args.size)
+    dataset = args.dataset or folder.resolve().name + (
+        f"-held-out-{args.held_out:g}" if args.held_out is not None else "")
     out_dir = Path(args.out) if args.out else Path("bench", "results", f"thumbnails-{dataset}")
 
     curves: dict[str, Curve] = {}
@@ -277,8 +409,15 @@ def main(argv: list[str]) -> int:
                       required=("bpp", "ssim-rgb", "psnr-rgb", "encoding_time", "decoding_time"))
         curves[cid] = Curve(doc["name"], "ssim-rgb", np.asarray(res["bytes"]),
                             np.asarray(res["ssim-rgb"]), "ours", str(out_dir / f"{cid}.json"), cid)
+    for model in models:
+        curves.update(model_curves(model, thumbs, names, dataset, out_dir))
     table = summary(curves, args.reference, targets, len(names), args.size)
+    table += "\n" + paper_table(curves)
     atomic.write_text(out_dir / "summary.md", table)
+    plot_curves([dataclasses.replace(c, bpp=8.0 * c.bpp / args.size ** 2)
+                 for c in curves.values()], out_dir / "ssim.png",
+                f"SSIM of {len(names)} {args.size}x{args.size} thumbnails of {dataset}, "
+                "headerless sizes")
     print(table, end="")
     print(f"wrote {out_dir}")
     return 0

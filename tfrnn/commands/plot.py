@@ -13,9 +13,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from tfrnn import atomic
+from tfrnn.bench.plots import LABELS, plot_curves
 from tfrnn.bench.rdmath import (
     DEFAULT_BPP_RANGE,
     bd_rate,
@@ -38,13 +37,6 @@ from tfrnn.cli import ArgumentParser
 from tfrnn.errors import UserError
 
 KINDS = ("ours", "anchor", "reproduction")
-LABELS = {
-    "psnr-rgb": "PSNR (RGB) [dB]",
-    "ms-ssim-rgb": "MS-SSIM (RGB)",
-    "ms-ssim-rgb-db": "MS-SSIM (RGB) [dB]",
-    "psnr-hvs": "PSNR-HVS (luma) [dB]",
-    "ssim-rgb": "SSIM (RGB)",
-}
 
 
 def find_curve(curves: Sequence[Curve], key: str) -> Curve:
@@ -112,49 +104,6 @@ def summary_table(curves: Sequence[Curve], references: Sequence[Curve],
         lines.append(f"| {c.name} | {c.kind} | {c.coding} | {len(c.bpp)} | {span} | "
                      f"{_span(quality_span(c))} |{bds} {auc} |{at}")
     return "\n".join(lines) + "\n"
-
-
-def plot_curves(curves: Sequence[Curve], path: str | Path, title: str = "",
-                xmax: float = 2.0) -> None:
-    """Write an RD plot (PNG) of `curves`: ours solid with markers, anchors dashed/dotted;
-    each legend entry says whether the curve is raw bits or entropy-coded."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    metric = curves[0].metric
-    fig, ax = plt.subplots(figsize=(11, 6), dpi=110)
-    palettes = {"ours": plt.get_cmap("tab10"), "other": plt.get_cmap("Dark2")}
-    count = {"ours": 0, "other": 0}
-    visible = []
-    for c in curves:
-        group = "ours" if c.kind == "ours" else "other"
-        colour = palettes[group](count[group] % palettes[group].N)
-        count[group] += 1
-        style = {"ours": dict(ls="-", marker="o", ms=3.5, lw=1.6),
-                 "anchor": dict(ls="--", lw=1.0),
-                 "reproduction": dict(ls=":", marker=".", lw=1.2)}[c.kind]
-        order = np.argsort(c.bpp)
-        tags = [t for t in (c.kind if c.kind != "ours" else "", c.coding) if t]
-        label = f"{c.name} [{', '.join(tags)}]"
-        ax.plot(c.bpp[order], c.value[order], label=label, color=colour, **style)
-        shown = c.value[(c.bpp <= xmax) & np.isfinite(c.value)]
-        visible.extend(shown.tolist())
-    ax.set_xlim(0, xmax)
-    if visible:
-        lo, hi = min(visible), max(visible)
-        pad = 0.04 * (hi - lo or 1.0)
-        ax.set_ylim(lo - pad, hi + pad)
-    ax.set_xlabel("bits per pixel (mean file size over images)")
-    ax.set_ylabel(LABELS.get(metric, metric))
-    ax.set_title(title or f"{LABELS.get(metric, metric)}, averaged over images at each setting")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    with atomic.atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
 
 
 def _result_files(paths: Sequence[str]) -> list[Path]:

@@ -1,0 +1,133 @@
+"""The 2016 thumbnail systems: size rules of the codec, and the shipped thumbnail models.
+
+Tiny untrained models check what the codec accepts; the shipped `thumb-*` bundles (skipped if
+absent) must round-trip a held-out thumbnail bit-exactly; whether they beat headerless JPEG
+4:2:0 in SSIM at 64 bytes on a fixed held-out sample (the 2016 paper's claim) is checked too,
+and marked as the known failure it is today.
+"""
+
+from __future__ import annotations
+
+import io
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfrnn import cli, file_format, metrics
+from tfrnn.bench import thumbnails
+from tfrnn.bundle import PRETRAINED_DIR, Bundle, save_bundle
+from tfrnn.codec import load_codec
+from tfrnn.configs import CellSpec, get_config, thumb_conv_config
+from tfrnn.errors import UserError
+from tfrnn.images import save_png
+from tfrnn.model import RecurrentCodec
+
+SHIPPED = ("thumb-fc-lstm", "thumb-conv-lstm")
+SAMPLE = 48  # held-out thumbnails in the fixed sample
+
+
+@pytest.fixture(scope="module")
+def tiny_bundles(tmp_path_factory) -> dict[str, str]:
+    """Untrained 2-iteration bundles: a fully-connected and a conv/deconv thumbnail model."""
+    keras.utils.set_random_seed(0)
+    fc = get_config("thumb-fc-lstm").replace(
+        name="test-fc", stem_filters=16, encoder=(CellSpec(16, 1, 1, 1),), bits=16,
+        decoder_filters=16, decoder=(CellSpec(16, 1, 1, 1),), iterations=2)
+    conv = thumb_conv_config("test-conv", 1 / 32, "tiny conv/deconv").replace(iterations=2)
+    root = tmp_path_factory.mktemp("thumb-bundles")
+    return {c.name: str(save_bundle(root / c.name, Bundle(RecurrentCodec(c))))
+            for c in (fc, conv)}
+
+
+def test_fully_connected_codes_32x32_only(tiny_bundles, astronaut, tmp_path, capsys):
+    assert get_config("thumb-fc-lstm").fixed_size == 32
+    assert get_config("thumb-conv-lstm-cpu").fixed_size is None
+    codec = load_codec(tiny_bundles["test-fc"])
+    icon = astronaut[100:132, 200:232]
+    data = codec.compress(icon)
+    assert len(file_format.parse(data).payloads[0]) == 2  # 16 bits, raw
+    np.testing.assert_array_equal(codec.decompress(data), codec.encode(icon, 2)[1][-1])
+    save_png(tmp_path / "wide.png", astronaut[:32, :64])
+    code = cli.main(["compress", str(tmp_path / "wide.png"), "-o", str(tmp_path / "w.tfrnn"),
+                     "--model", tiny_bundles["test-fc"]])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "fully connected: it codes 32x32 images only, not 64x32" in err[0]
+    assert not (tmp_path / "w.tfrnn").exists()
+
+
+def test_conv_model_codes_any_size(tiny_bundles, astronaut, tmp_path, capsys):
+    codec = load_codec(tiny_bundles["test-conv"])
+    for shape in ((32, 32), (37, 50)):
+        image = astronaut[:shape[0], :shape[1]]
+        data, recons = codec.compress_progressive(image)
+        np.testing.assert_array_equal(codec.decompress(data), recons[-1])
+    save_png(tmp_path / "icon.png", astronaut[:32, :32])
+    assert cli.main(["compress", str(tmp_path / "icon.png"), "-o", str(tmp_path / "icon.tfrnn"),
+                     "--model", tiny_bundles["test-conv"]]) == 0, capsys.readouterr().err
+    assert file_format.parse((tmp_path / "icon.tfrnn").read_bytes()).iterations == 2
+
+
+# -- the shipped thumbnail models -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def held_out_sample(train_dir) -> np.ndarray:
+    """The first SAMPLE held-out photos of ../shared/data/train (10%, as the models were
+    trained), as the benchmark's 32×32 thumbnails."""
+    images = thumbnails.select_images(train_dir, 10.0)[:SAMPLE]
+    return thumbnails.load_thumbnails(images, 32)[0]
+
+
+def jpeg_ssim_at(thumbs: np.ndarray, size: float) -> float:
+    """Mean SSIM of headerless JPEG 4:2:0 at `size` mean bytes (interpolated over quality)."""
+    points = []
+    for q in range(5, 60, 5):
+        sizes, decoded = [], []
+        for t in thumbs:
+            buf = io.BytesIO()
+            Image.fromarray(t).save(buf, format="JPEG", quality=q, subsampling=2)
+            sizes.append(thumbnails.jpeg_entropy_bytes(buf.getvalue()))
+            decoded.append(np.asarray(Image.open(buf).convert("RGB")))
+        points.append((np.mean(sizes), np.mean(metrics.ssim_batch(thumbs, np.stack(decoded)))))
+    sizes, ssims = np.array(points).T
+    assert sizes[0] < size < sizes[-1]
+    return float(np.interp(size, sizes, ssims))
+
+
+def shipped(name: str):
+    if not (PRETRAINED_DIR / name / "model.json").is_file():
+        pytest.skip(f"{name} not shipped")
+    return load_codec(name)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_round_trips_a_held_out_thumbnail(name, held_out_sample):
+    codec = shipped(name)
+    thumb = held_out_sample[0]
+    for raw in (True, False):
+        data, recons = codec.compress_progressive(thumb, raw=raw)
+        for k in (1, 4, codec.max_iterations):
+            np.testing.assert_array_equal(codec.decompress(data, iterations=k), recons[k - 1])
+    raw4 = file_format.parse(codec.compress(thumb, iterations=4, raw=True))
+    assert [len(p) for p in raw4.payloads] == [16] * 4  # 64 bytes of codes, headerless
+
+
+# The 2016 claim, not met yet by the shipped models (about an hour of shared CPU each): on the
+# held-out thumbnails they are below headerless JPEG 4:2:0 at 64 bytes (MODEL_CARDs and
+# bench/results/thumbnails-train-held-out-10/). Strict: a model that beats JPEG makes this fail,
+# so that the marker goes.
+@pytest.mark.xfail(strict=True, reason="the shipped thumbnail models do not beat JPEG 4:2:0 "
+                   "at 64 bytes yet (see their model cards)")
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_beats_headerless_jpeg_at_64_bytes(name, held_out_sample):
+    codec = shipped(name)
+    ours = np.mean(metrics.ssim_batch(held_out_sample, np.stack(
+        [codec.encode(t, 4)[1][-1] for t in held_out_sample])))  # 4 iterations = 64 bytes
+    assert ours > jpeg_ssim_at(held_out_sample, 64.0)
+
+
+def test_fc_model_refuses_other_sizes_in_one_line(astronaut):
+    with pytest.raises(UserError, match="codes 32x32 images only, not 48x32"):
+        shipped("thumb-fc-lstm").compress(astronaut[:32, :48])
