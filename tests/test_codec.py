@@ -358,6 +358,28 @@ def test_cli_compress_decompress_truncate(capsys, tmp_path, pngs, bundle_dirs, c
     assert not (tmp_path / "b.gif").exists()
 
 
+@pytest.mark.parametrize("raw", [False, True])
+def test_decompress_finds_the_shipped_model_that_made_a_file(capsys, tmp_path, pngs,
+                                                             bundle_dirs, raw):
+    """Files of either shipped model decode without --model; a file of another model names
+    the model it needs."""
+    flags = ["--raw"] if raw else []
+    for model in ("psnr", "default"):
+        f = tmp_path / f"{model}.tfrnn"
+        assert _run(capsys, "compress", pngs / "small.png", "-o", f, "--model", model,
+                    "--iterations", 2, *flags)[0] == 0
+        assert _run(capsys, "decompress", f, "-o", tmp_path / "found.png")[0] == 0
+        assert _run(capsys, "decompress", f, "-o", tmp_path / "named.png", "--model",
+                    model)[0] == 0
+        found, named = (load_image(tmp_path / n) for n in ("found.png", "named.png"))
+        np.testing.assert_array_equal(found, named)
+    other = tmp_path / "other.tfrnn"
+    assert _run(capsys, "compress", pngs / "small.png", "-o", other, "--model",
+                bundle_dirs["checkerboard"], "--iterations", 1, *flags)[0] == 0
+    code, _, err = _run(capsys, "decompress", other, "-o", tmp_path / "other.png")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "made by another model" in err
+
+
 def test_cli_targets(capsys, tmp_path, pngs, bundle_dirs, codecs, astronaut):
     from tfrnn import metrics
 

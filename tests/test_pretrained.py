@@ -1,4 +1,5 @@
-"""The shipped model: it loads, its weights match its card, and how it fares against JPEG."""
+"""The shipped models (`default`, MS-SSIM-trained; `psnr`, L1-trained): they load, their weights
+match their cards, they reproduce their committed curves, and how `default` fares against JPEG."""
 
 from __future__ import annotations
 
@@ -17,14 +18,15 @@ from tfrnn.file_format import truncate
 from tfrnn.images import load_image
 from tfrnn.metrics import ms_ssim
 
-CARD = PRETRAINED_DIR / DEFAULT_MODEL / "MODEL_CARD.md"
+SHIPPED = (DEFAULT_MODEL, "psnr")
 JPEG_QUALITIES = tuple(range(2, 96, 2))
 
 
-def test_shipped_model_loads_and_matches_its_card():
-    bundle = load_bundle(DEFAULT_MODEL)  # also checks model.json's fingerprint
+@pytest.mark.parametrize("model", SHIPPED)
+def test_shipped_model_loads_and_matches_its_card(model):
+    bundle = load_bundle(model)  # also checks model.json's fingerprint
     assert bundle.context_model is not None
-    card = CARD.read_text()
+    card = (PRETRAINED_DIR / model / "MODEL_CARD.md").read_text()
     assert re.search(rf"fingerprint[^\n]*`{bundle.fingerprint}`", card)
     assert f"`{bundle.codec.codec_config.name}`" in card
 
@@ -59,8 +61,8 @@ def jpeg_msssim_at(image: np.ndarray, bpp: float) -> float:
 
 IMAGES = ("kodim05.png", "kodim23.png")
 TARGETS = (0.25, 0.5)
-# The shipped model's committed Kodak curve, per image (`tfrnn bench rd --model --per-image`).
-MEASURED = REPO / "bench" / "results" / "kodak" / "tfrnn-default.json"
+# A shipped model's committed Kodak curve, per image (`tfrnn bench rd --model M --per-image`).
+MEASURED = REPO / "bench" / "results" / "kodak" / "tfrnn-{}.json"
 # Tolerances of the re-measurement: float arithmetic differs a little across CPUs and math
 # libraries; a regression (other weights, a lost iteration, a broken context model) moves
 # MS-SSIM by ~0.01 or more per iteration and the rate by several percent.
@@ -69,22 +71,31 @@ BPP_RELATIVE_TOLERANCE = 0.01
 
 
 @functools.cache
-def comparison(kodak_dir: Path, name: str) -> list[tuple[float, int, float, float, float]]:
-    """(target, iterations, bpp, MS-SSIM ours, MS-SSIM JPEG 4:2:0 at that bpp) per target."""
-    codec = load_codec(DEFAULT_MODEL)
+def points(kodak_dir: Path, model: str, name: str) -> list[tuple[float, int, float, float]]:
+    """(target, iterations, bpp, MS-SSIM) of `model` per target."""
     image = load_image(kodak_dir / name)
-    return [(target, k, bpp, ours, jpeg_msssim_at(image, bpp))
-            for target, (k, bpp, ours) in zip(TARGETS, tfrnn_points(codec, image, TARGETS),
-                                              strict=True)]
+    return [(target, *point) for target, point in
+            zip(TARGETS, tfrnn_points(load_codec(model), image, TARGETS), strict=True)]
+
+
+@functools.cache
+def comparison(kodak_dir: Path, name: str) -> list[tuple[float, int, float, float, float]]:
+    """(target, iterations, bpp, MS-SSIM ours, MS-SSIM JPEG 4:2:0 at that bpp) per target, for
+    the default model."""
+    image = load_image(kodak_dir / name)
+    return [(*point, jpeg_msssim_at(image, point[2]))
+            for point in points(kodak_dir, DEFAULT_MODEL, name)]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", IMAGES)
-def test_matches_its_committed_curve(kodak_dir, name):
-    """The shipped model re-measured on real files gives the committed per-image curve."""
-    committed = read_results(MEASURED)["per_image"][name]
-    for target, k, bpp, ours, _ in comparison(kodak_dir, name):
-        print(f"{name} target {target}: {k} iterations, {bpp:.4f} bpp, MS-SSIM {ours:.4f}")
+@pytest.mark.parametrize(("model", "name"), [(DEFAULT_MODEL, IMAGES[0]), (DEFAULT_MODEL, IMAGES[1]),
+                                             ("psnr", IMAGES[0])])
+def test_matches_its_committed_curve(kodak_dir, model, name):
+    """A shipped model re-measured on real files gives its committed per-image curve."""
+    committed = read_results(Path(str(MEASURED).format(model)))["per_image"][name]
+    for target, k, bpp, ours in points(kodak_dir, model, name):
+        print(f"{model} {name} target {target}: {k} iterations, {bpp:.4f} bpp, "
+              f"MS-SSIM {ours:.4f}")
         assert bpp == pytest.approx(committed["bpp"][k - 1], rel=BPP_RELATIVE_TOLERANCE)
         assert ours == pytest.approx(committed["ms-ssim-rgb"][k - 1], abs=MSSSIM_TOLERANCE)
 
@@ -97,13 +108,7 @@ def test_beats_jpeg_420_near_quarter_bpp(kodak_dir, name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [
-    "kodim05.png",
-    pytest.param("kodim23.png", marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError,
-        reason="goal of issue 8 not reached on kodim23: at 0.47 bpp the shipped CPU model "
-        "measures 0.9657 against JPEG 4:2:0's 0.9686 (see MODEL_CARD.md)")),
-])
+@pytest.mark.parametrize("name", IMAGES)
 def test_beats_jpeg_420_near_half_bpp(kodak_dir, name):
     _, _, bpp, ours, jpeg = comparison(kodak_dir, name)[TARGETS.index(0.5)]
     assert ours > jpeg, f"{name} at {bpp:.3f} bpp: ours {ours:.4f} <= JPEG {jpeg:.4f}"

@@ -18,6 +18,7 @@ image size.
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -40,6 +41,25 @@ def load_codec(model: str | os.PathLike | None = None) -> Codec:
                             "--model with a bundle or a training run directory")
         model = DEFAULT_MODEL
     return Codec(load_bundle(model), name=str(model))
+
+
+def shipped_model_for(container: file_format.Container) -> str | None:
+    """The shipped pretrained model that made `container` (`DEFAULT_MODEL` tried first), so
+    that a file decodes without `--model` whichever shipped model made it; None when none did
+    (`load_codec(None)` then takes `DEFAULT_MODEL`, whose `check` says so). Raw files name
+    the codec alone, whose fingerprint needs the weights: those models are loaded one by one
+    until one matches."""
+    header = container.header
+    names = sorted((p.parent.name for p in PRETRAINED_DIR.glob("*/model.json")),
+                   key=lambda name: (name != DEFAULT_MODEL, name))
+    for name in names:
+        if header.mode == "raw":
+            found = load_bundle(name, with_context=False).codec.fingerprint()
+        else:
+            found = json.loads((PRETRAINED_DIR / name / "model.json").read_text())["fingerprint"]
+        if bytes.fromhex(found)[: file_format.MODEL_ID_BYTES] == header.model_id:
+            return name
+    return None
 
 
 class Codec:

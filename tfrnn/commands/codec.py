@@ -97,7 +97,8 @@ def _batch_parser(command, inputs: str, suffix: str):
     parser.add_argument("-o", "--output", required=True,
                         help=f"output file (one input) or directory (IN stem + {suffix})")
     parser.add_argument("--model", help="bundle, training run directory or pretrained name "
-                        "(the one that made the files, to decompress)")
+                        "(to decompress: the one that made the files; default: the shipped "
+                        "model that made each file)")
     return parser
 
 
@@ -168,14 +169,15 @@ def decompress_main(argv: list[str]) -> int:
         if args.iterations and args.iterations > container.iterations:
             raise UserError(f"{path}: holds {container.iterations} iterations; "
                             f"cannot decode {args.iterations}")
-    from tfrnn.codec import load_codec
+    from tfrnn.codec import load_codec, shipped_model_for
 
-    codec = load_codec(args.model)
-    for path, container in zip(args.inputs, containers, strict=True):
-        codec.check(container, path)
-    for src, dst, container in zip(args.inputs, outputs, containers, strict=True):
+    models = [args.model or shipped_model_for(c) for c in containers]
+    codecs = {model: load_codec(model) for model in dict.fromkeys(models)}
+    for path, container, model in zip(args.inputs, containers, models, strict=True):
+        codecs[model].check(container, path)
+    for src, dst, container, model in zip(args.inputs, outputs, containers, models, strict=True):
         k = args.iterations or container.iterations
-        image = codec.decompress(container, k, name=src)
+        image = codecs[model].decompress(container, k, name=src)
         save_image(dst, image)
         print(f"{src} -> {dst}: {k} of {container.iterations} iterations, "
               f"{container.header.width}x{container.header.height}, {container.bpp(k):.4f} bpp")
