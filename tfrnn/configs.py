@@ -36,10 +36,11 @@ class CellSpec:
 class CodecConfig:
     """Everything that defines a codec's architecture and its training objective.
 
-    `priming` / `diffusion` (Johnston et al. 2018 §3.1-3.2): the encoder and the decoder run
-    that many extra steps of their recurrent layers at the first iteration / at every later
-    one before the step whose output is used (the encoder on the same residual, the decoder on
-    the same codes), so their hidden states see a wider context at no cost in bits.
+    `priming` / `diffusion` (Johnston et al. 2018, arXiv 1703.10114): the encoder and the
+    decoder run that many extra steps of their recurrent layers at the first iteration / at
+    every later one before the step whose output is used (the encoder on the same residual,
+    the decoder on the same codes), so their hidden states see a wider context at no cost in
+    bits.
     """
 
     name: str

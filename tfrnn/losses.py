@@ -8,10 +8,11 @@ space, [−0.5, 0.5]):
 - `ms-ssim`: 1 − MS-SSIM(x, x̂_t) on the RGB channels (Wang et al. 2003, the metric the papers
   report), with as many scales as the patch side allows (`ms_ssim_scales`) and the first weights
   of the five-scale set renormalized to sum to 1;
-- `ssim-weighted-l1`: Johnston et al. 2018 §3.3 (arXiv 1703.10114), L1 whose pixels are weighted
+- `ssim-weighted-l1`: Johnston et al. 2018 (arXiv 1703.10114), L1 whose pixels are weighted
   by how badly their 8×8 block is reconstructed in SSIM: each block's weight is 1 − SSIM of the
   block, divided by the image's mean weight (so the weights average 1), without a gradient
-  through the weights.
+  through the weights (the block size and the normalization are our reading of the paper,
+  whose text we could not check here).
 
 The loss is Σ_t w_t · d_t (`iteration_weights`, default all 1: the papers' sum).
 """
@@ -27,7 +28,7 @@ from keras import ops
 from tfrnn.metrics import MS_SSIM_WEIGHTS, SSIM_FILTER_SIZE
 
 LOSSES = ("l1", "l2", "ms-ssim", "ssim-weighted-l1")
-SSIM_BLOCK = 8  # Johnston 2018 §3.3 weighs L1 by the SSIM of 8×8 blocks
+SSIM_BLOCK = 8  # the blocks whose SSIM weighs the L1 (our reading of Johnston 2018)
 # SSIM's stabilizing constants for a dynamic range of 1 (model space): (0.01 L)², (0.03 L)².
 C1, C2 = 0.01**2, 0.03**2
 SSIM_SIGMA = 1.5
@@ -86,7 +87,7 @@ def _ms_ssim(target, reconstruction):
 
 
 def _block_ssim_weights(target, reconstruction):
-    """Johnston 2018 §3.3 weights [B, H, W, 1]: 1 − SSIM of each 8×8 block (uniform window,
+    """Johnston 2018's weights [B, H, W, 1]: 1 − SSIM of each 8×8 block (uniform window,
     mean over channels), normalized to mean 1 per image, constant inside each block."""
     pool = lambda x: tf.nn.avg_pool2d(x, SSIM_BLOCK, SSIM_BLOCK, "VALID")
     mx, my = pool(target), pool(reconstruction)

@@ -68,10 +68,10 @@ def build_parser():
                    "(needs patches of 21+ px; 5 scales from 161 px), ssim-weighted-l1 "
                    "(Johnston 2018); default: the config's; a resumed run: its own")
     p.add_argument("--priming", type=int, metavar="N",
-                   help="N extra encoder/decoder steps at the first iteration (Johnston 2018 "
-                   "§3.1); sets the config's `priming`, also of an --init-from model")
+                   help="N extra encoder/decoder steps at the first iteration (Johnston "
+                   "2018); sets the config's `priming`, also of an --init-from model")
     p.add_argument("--diffusion", type=int, metavar="N",
-                   help="N extra steps at every later iteration (Johnston 2018 §3.2)")
+                   help="N extra steps at every later iteration (Johnston 2018)")
     p.add_argument("--lr", type=float,
                    help=f"Adam learning rate (default {d['lr'].default}; a resumed run: its own)")
     p.add_argument("--lr-schedule", choices=SCHEDULES,
