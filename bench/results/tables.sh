@@ -16,6 +16,10 @@ $TFRNN plot $SHIPPED --anchors --metric ms-ssim-rgb \
 $TFRNN plot $SHIPPED --anchors --metric psnr-rgb \
     --reference ours:jpeg-420,ours:webp --bpp-range 0.25,0.65 --at-bpp 0.25,0.5,1.0 \
     --out $K/rd-shipped-psnr.png --table $K/summary-shipped-psnr-rgb.md
+# The default model against every classic codec we measured, over the interval all cover.
+$TFRNN plot $K/tfrnn-default.json $CLASSIC --metric ms-ssim-rgb \
+    --reference ours:jpeg-420,ours:webp,ours:jpeg2000,ours:avif --at-bpp 0.25,0.5 \
+    --out $K/rd-default-classic-msssim.png --table $K/summary-default-classic-ms-ssim-rgb.md
 # Before entropy coding, like for like with Toderici 2017's curve (rates in 1/8 bpp steps).
 $TFRNN plot $K/tfrnn-default-raw.json $K/tfrnn-psnr-raw.json --anchors --metric ms-ssim-rgb \
     --reference anchor:toderici-2017-cvpr --at-bpp 0.25,0.5,1.0 \
