@@ -18,8 +18,10 @@ image size.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -53,13 +55,19 @@ def shipped_model_for(container: file_format.Container) -> str | None:
     names = sorted((p.parent.name for p in PRETRAINED_DIR.glob("*/model.json")),
                    key=lambda name: (name != DEFAULT_MODEL, name))
     for name in names:
-        if header.mode == "raw":
-            found = load_bundle(name, with_context=False).codec.fingerprint()
-        else:
-            found = json.loads((PRETRAINED_DIR / name / "model.json").read_text())["fingerprint"]
+        found = _shipped_fingerprint(PRETRAINED_DIR / name, header.mode == "raw")
         if bytes.fromhex(found)[: file_format.MODEL_ID_BYTES] == header.model_id:
             return name
     return None
+
+
+@functools.cache
+def _shipped_fingerprint(path: Path, codec_only: bool) -> str:
+    """A shipped bundle's fingerprint, or its codec's (which needs the weights loaded), once per
+    process for a batch of files."""
+    if codec_only:
+        return load_bundle(path, with_context=False).codec.fingerprint()
+    return json.loads((path / "model.json").read_text())["fingerprint"]
 
 
 class Codec:
