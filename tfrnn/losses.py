@@ -63,6 +63,15 @@ def _gaussian_window() -> tf.Tensor:
     return tf.reshape(g, [SSIM_FILTER_SIZE, 1, 3, 1]), tf.reshape(g, [1, SSIM_FILTER_SIZE, 3, 1])
 
 
+def _ssim_parts(x, y, local_mean):
+    """SSIM's luminance and contrast-structure maps of x against y (Wang et al. 2004), local
+    statistics taken by `local_mean` (a Gaussian window, or block averages)."""
+    mx, my = local_mean(x), local_mean(y)
+    vx, vy = local_mean(x * x) - mx * mx, local_mean(y * y) - my * my
+    cov = local_mean(x * y) - mx * my
+    return (2 * mx * my + C1) / (mx * mx + my * my + C1), (2 * cov + C2) / (vx + vy + C2)
+
+
 def _ms_ssim(target, reconstruction):
     """MS-SSIM per image [B] of model-space RGB images (dynamic range 1), Wang et al. 2003,
     with each scale's term floored at a small positive value before its power: the
@@ -75,10 +84,8 @@ def _ms_ssim(target, reconstruction):
     x, y = target, reconstruction
     value = 1.0
     for scale, weight in enumerate(weights):
-        mx, my = blur(x), blur(y)
-        vx, vy, cov = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
-        cs = (2 * cov + C2) / (vx + vy + C2)
-        term = cs if scale < scales - 1 else cs * (2 * mx * my + C1) / (mx * mx + my * my + C1)
+        luminance, cs = _ssim_parts(x, y, blur)
+        term = cs if scale < scales - 1 else cs * luminance
         term = tf.maximum(tf.reduce_mean(term, axis=[1, 2]), 1e-4)  # [B, 3]
         value *= term ** (weight / sum(weights))
         if scale < scales - 1:
@@ -90,12 +97,8 @@ def _block_ssim_weights(target, reconstruction):
     """Johnston 2018's weights [B, H, W, 1]: 1 − SSIM of each 8×8 block (uniform window,
     mean over channels), normalized to mean 1 per image, constant inside each block."""
     pool = lambda x: tf.nn.avg_pool2d(x, SSIM_BLOCK, SSIM_BLOCK, "VALID")
-    mx, my = pool(target), pool(reconstruction)
-    vx = pool(target * target) - mx * mx
-    vy = pool(reconstruction * reconstruction) - my * my
-    cov = pool(target * reconstruction) - mx * my
-    ssim = ((2 * mx * my + C1) * (2 * cov + C2)) / ((mx * mx + my * my + C1) * (vx + vy + C2))
-    weight = 1.0 - tf.reduce_mean(ssim, axis=-1, keepdims=True)
+    luminance, cs = _ssim_parts(target, reconstruction, pool)
+    weight = 1.0 - tf.reduce_mean(luminance * cs, axis=-1, keepdims=True)
     weight /= tf.reduce_mean(weight, axis=[1, 2, 3], keepdims=True) + 1e-12
     size = tf.shape(target)
     weight = tf.repeat(tf.repeat(weight, SSIM_BLOCK, axis=1), SSIM_BLOCK, axis=2)

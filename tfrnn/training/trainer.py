@@ -304,7 +304,7 @@ class Trainer:
              f"replica(s), {self.cluster.name} strategy: steps {step + 1}..{options.steps}, "
              f"batch {self.global_batch}, {self.iterations} iterations{objective}")
         self.summaries.text(step, "objective", f"{options.stage} stage{objective}, "
-                            f"{self.iterations} iterations, {self.options.patch_size} px patches")
+                            f"{self.iterations} iterations, {options.patch_size} px patches")
         window = Window()
         while step < options.steps:
             try:
