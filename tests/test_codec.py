@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfrnn import adaptive, cli, file_format
+from tfrnn import adaptive, cli, file_format, tiling
 from tfrnn.bundle import Bundle, save_bundle
 from tfrnn.codec import Codec, load_codec
 from tfrnn.configs import CellSpec, get_config
@@ -227,6 +227,103 @@ def test_optimize_refuses_bad_steps_and_block_snr(codecs, crops):
 
 
 # -- bad input ------------------------------------------------------------------------------------
+
+# -- tiles (format version 3) ----------------------------------------------------------------
+
+TILED_CROP = (slice(3, 150), slice(10, 210))  # 147 x 200: a 3 x 4 grid of 64-px tiles
+
+
+@pytest.mark.parametrize("mode,block_snr", [("raw", None), ("checkerboard", None),
+                                            ("raster", None), ("checkerboard", 3.0)])
+def test_tiled_files_decode_to_the_encoders_reconstruction_at_every_truncation(
+        codecs, astronaut, mode, block_snr):
+    codec = codecs[mode]
+    image = astronaut[TILED_CROP]
+    data, recons = codec.compress_progressive(image, raw=mode == "raw", block_snr=block_snr,
+                                              tile=64)
+    container = file_format.parse(data)
+    assert data[8] == 3 and container.header.tile == 64 and container.header.tiles == 12
+    assert container.header.adaptive is (block_snr is not None)
+    codes, _ = codec.encode(image, codec.max_iterations, block_snr=block_snr, tile=64)
+    assert container.iterations == len(codes)
+    for k in range(1, container.iterations + 1):
+        part = file_format.truncate(data, k)
+        np.testing.assert_array_equal(codec.decompress(part), recons[k - 1])
+        np.testing.assert_array_equal(codec.decode_codes(file_format.parse(part), k), codes[:k])
+
+
+def test_tiles_are_coded_alone_and_batching_changes_nothing(codecs, astronaut):
+    codec = codecs["checkerboard"]
+    image = astronaut[TILED_CROP]
+    data = codec.compress(image, 3, tile=64)
+    codec.batch_pixels = 1  # one tile per batch
+    try:
+        assert codec.compress(image, 3, tile=64) == data
+    finally:
+        codec.batch_pixels = tiling.BATCH_PIXELS
+    # The top-left tile's parts are exactly the file of that tile alone.
+    alone = file_format.parse(codec.compress(image[:64, :64], 3, tile=0))
+    assert [p[0] for p in file_format.parse(data).parts] == list(alone.payloads)
+    whole = codec.compress(image, 3, tile=0)
+    assert whole[8] == 1 and whole != data
+
+
+def test_images_within_one_tile_keep_earlier_versions(codecs, crops):
+    for mode in MODES:
+        codec = codecs[mode]
+        data = codec.compress(crops["medium"], 2, raw=mode == "raw", tile=256)
+        assert data == codec.compress(crops["medium"], 2, raw=mode == "raw", tile=0)
+        assert data[8] == 1
+
+
+def test_tile_size_must_suit_the_model(codecs, crops):
+    codec = codecs["raw"]
+    for tile in (8, 24, 70000):
+        with pytest.raises(UserError, match="tile size must be 0"):
+            codec.compress(crops["medium"], 1, tile=tile)
+
+
+def _crafted(data: bytes, height: int, width: int) -> bytes:
+    """A file whose header claims another size, its checksum fixed."""
+    import struct
+    import zlib
+
+    head = bytearray(data[: file_format.HEADER_BYTES_V3 - 4] if data[8] == 3
+                     else data[: file_format.HEADER_BYTES - 4])
+    struct.pack_into(">II", head, 26, height, width)
+    return bytes(head) + struct.pack(">I", zlib.crc32(head)) + data[len(head) + 4:]
+
+
+def test_crafted_sizes_are_refused_before_anything_is_allocated(codecs, crops, astronaut,
+                                                                monkeypatch):
+    codec = codecs["checkerboard"]
+    small = codec.compress(crops["medium"], 2)
+    tiled = codec.compress(astronaut[TILED_CROP], 2, tile=64)
+    with pytest.raises(UserError, match="100000x100000 is 10000 megapixels, above the limit"):
+        codec.decompress(_crafted(small, 100000, 100000))
+    with pytest.raises(UserError, match="holds 12 tile parts, the header.s size needs 97969"):
+        codec.decompress(_crafted(tiled, 20000, 20000))
+    # An untiled file of a size the machine cannot decode at once says so.
+    monkeypatch.setenv("TFRNN_MEMORY_LIMIT", str(2 << 30))
+    with pytest.raises(UserError, match="needs about .* GiB of memory; 2.0 GiB are available"):
+        codec.decompress(_crafted(small, 4000, 6000))
+    codec.max_pixels = 1000
+    try:
+        with pytest.raises(UserError, match="above the limit of 0"):
+            codec.compress(crops["medium"], 1)
+    finally:
+        codec.max_pixels = tiling.DEFAULT_MAX_PIXELS
+
+
+def test_a_file_with_more_iterations_than_the_model_is_refused(codecs, crops):
+    codec = codecs["raw"]
+    data = codec.compress(crops["small"], 1)
+    container = file_format.parse(data)
+    longer = file_format.write(container.header, container.payloads * (ITERATIONS + 1))
+    with pytest.raises(UserError, match=f"holds {ITERATIONS + 1} iterations; model .* has "
+                       f"{ITERATIONS}"):
+        codec.decompress(longer)
+
 
 @pytest.fixture(scope="session")
 def coded(codecs, crops) -> bytes:

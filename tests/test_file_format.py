@@ -96,10 +96,12 @@ def test_version_2_is_the_spatially_adaptive_layout(data):
 
 
 def test_unknown_version_mode_and_zero_size():
-    with pytest.raises(UserError, match="format version 3; this tfrnn reads versions 1, 2"):
-        file_format.parse(_with_header(version=3))
+    with pytest.raises(UserError, match="format version 4; this tfrnn reads versions 1, 2, 3"):
+        file_format.parse(_with_header(version=4))
     with pytest.raises(UserError, match="invalid header"):
         file_format.parse(_with_header(mode=9))
+    with pytest.raises(UserError, match="invalid header"):  # integer modes need version 3
+        file_format.parse(_with_header(mode=3))
     with pytest.raises(UserError, match="invalid header"):
         file_format.parse(_with_header(height=0))
 
@@ -131,3 +133,62 @@ def test_write_refuses_bad_input():
         file_format.write(Header("raw", b"short", 1, 1), [b""])
     with pytest.raises(ValueError):
         file_format.write(Header("zip", bytes(16), 1, 1), [b""])
+
+
+# -- version 3: tiles and integer modes ---------------------------------------------------------
+
+TILED = Header("checkerboard-integer", bytes(range(16)), height=1000, width=600, adaptive=True,
+               tile=512)
+TILE_PARTS = [[b"a" * 200, b"", b"c", b"d" * 3], [b"", b"", b"", b""], [b"x", b"y", b"z", b"w"]]
+
+
+@pytest.fixture()
+def tiled() -> bytes:
+    return file_format.write(TILED, [file_format.join_tiles(p) for p in TILE_PARTS])
+
+
+def test_version_3_round_trip_and_prefixes(tiled):
+    assert tiled[8] == 3 and TILED.tile_grid == (2, 2)
+    container = file_format.parse(tiled)
+    assert container.header == TILED
+    assert [list(p) for p in container.parts] == TILE_PARTS
+    for k, size in enumerate(container.sizes(), start=1):
+        assert file_format.truncate(tiled, k) == tiled[:size]
+        assert [list(p) for p in file_format.parse(tiled[:size]).parts] == TILE_PARTS[:k]
+
+
+def test_version_3_every_single_bit_flip_is_detected(tiled):
+    for i in range(len(tiled)):
+        damaged = bytearray(tiled)
+        damaged[i] ^= 1 << (i % 8)
+        with pytest.raises(UserError):
+            file_format.parse(bytes(damaged))
+
+
+def test_only_files_that_need_it_are_version_3():
+    small = Header("raw", bytes(16), height=500, width=500, tile=512)
+    assert small.version == 1 and small.size == HEADER_BYTES
+    assert Header("raw", bytes(16), 500, 500, adaptive=True, tile=512).version == 2
+    assert Header("raw", bytes(16), 500, 513, tile=512).version == 3
+    assert Header("raster-integer", bytes(16), 5, 5).version == 3
+    data = file_format.write(small, [b"abc"])
+    assert file_format.parse(data).header == Header("raw", bytes(16), 500, 500)  # tile not kept
+
+
+@pytest.mark.parametrize("parts, message", [
+    ([b"a", b"b", b"c"], "holds 3 tile parts, the header's size needs 4"),
+    ([b"a", b"b", b"c", b"d", b"e"], "holds more or longer tile parts"),
+])
+def test_tile_parts_must_match_the_header(parts, message):
+    data = file_format.write(TILED, [file_format.join_tiles(parts)])
+    with pytest.raises(UserError, match=f"iteration 1: {message}"):
+        file_format.parse(data)
+
+
+def test_tile_lengths_that_point_past_the_chunk_are_rejected():
+    with pytest.raises(UserError, match="more or longer"):
+        file_format.split_tiles(b"\x05abc", 1)
+    with pytest.raises(UserError, match="damaged"):
+        file_format.split_tiles(b"\xff\xff\xff\xff\xff\xff", 1)
+    long = b"q" * 300
+    assert file_format.split_tiles(file_format.join_tiles([long, b""]), 2) == (long, b"")

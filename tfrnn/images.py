@@ -16,6 +16,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tfrnn import atomic
 from tfrnn.errors import UserError
+from tfrnn.tiling import DEFAULT_MAX_PIXELS, check_pixels
+
+# tfrnn applies its own limit (`max_pixels`, checked from the image's header before decoding),
+# which a user may raise beyond Pillow's.
+Image.MAX_IMAGE_PIXELS = None
 
 ORIENTATION_TAG = 0x0112  # EXIF "Orientation"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm", ".gif")
@@ -65,12 +70,15 @@ def rgb_conversions(img: Image.Image) -> tuple[str, ...]:
     return tuple(found)
 
 
-def decode_image(data: bytes, name: str = "image") -> np.ndarray:
-    """Decode encoded image bytes into a uint8 [H, W, 3] array; UserError if unreadable."""
+def decode_image(data: bytes, name: str = "image",
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode encoded image bytes into a uint8 [H, W, 3] array; UserError if unreadable or
+    larger than `max_pixels` (checked before the pixels are decoded)."""
     if not data:
         raise UserError(f"{name}: empty file")
     try:
         with Image.open(io.BytesIO(data)) as img:
+            check_pixels(img.height, img.width, max_pixels, name)
             img.load()
             return np.asarray(to_rgb(img), dtype=np.uint8)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
@@ -91,9 +99,25 @@ def read_bytes(path: str | os.PathLike) -> bytes:
         raise UserError(f"{path}: cannot read ({e.strerror})") from None
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as uint8 [H, W, 3]; UserError if missing or unreadable."""
-    return decode_image(read_bytes(path), str(path))
+def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read an image file as uint8 [H, W, 3]; UserError if missing, unreadable or larger
+    than `max_pixels`."""
+    return decode_image(read_bytes(path), str(path), max_pixels)
+
+
+def image_size(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """(height, width) of an image file from its header, without decoding the pixels;
+    UserError if missing, unreadable or larger than `max_pixels`."""
+    try:
+        with Image.open(path) as img:
+            check_pixels(img.height, img.width, max_pixels, str(path))
+            return img.height, img.width
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a directory, not a file") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        raise UserError(f"{path}: not a readable image ({e.__class__.__name__}: {e})") from None
 
 
 def encode_png(image: np.ndarray, compress_level: int = 6) -> bytes:

@@ -45,6 +45,22 @@ CODINGS = ("entropy-coded", "raw")
 REPO = Path(__file__).resolve().parents[2]
 
 
+def host_info() -> dict[str, Any]:
+    """The machine a benchmark ran on: CPU model, cores, AVX-512 or not, Python."""
+    import platform
+
+    cpu, avx512 = platform.processor() or platform.machine(), False
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        cpu = next(line.split(":", 1)[1].strip() for line in text.splitlines()
+                   if line.startswith("model name"))
+        avx512 = "avx512f" in text
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "avx512": avx512,
+            "machine": platform.machine(), "python": platform.python_version()}
+
+
 def shared_path(*parts: str) -> Path | None:
     """`../shared/<parts>` beside the repository ($TFRNN_SHARED overrides), or None if absent.
 

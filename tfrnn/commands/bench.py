@@ -14,6 +14,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "train": ("tfrnn.training.bench:main", "training-step throughput and GFLOP/s"),
     "entropy": ("tfrnn.bench.entropy:main", "entropy coding: bits saved, encode/decode time"),
     "model": ("tfrnn.bench.model:main", "weights, GFLOP and forward time per configuration"),
+    "memory": ("tfrnn.bench.memory:main", "peak memory and s/MP of compress and decompress"),
 }
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tfrnn import atomic, file_format
+from tfrnn import atomic, file_format, tiling
 from tfrnn.errors import UserError
-from tfrnn.images import check_save_path, load_image, read_bytes, save_image
+from tfrnn.images import check_save_path, image_size, load_image, read_bytes, save_image
 
 
 def output_paths(inputs: Sequence[str], output: str, suffix: str) -> list[Path]:
@@ -48,6 +48,16 @@ def _positive(kind):
         return value
 
     return parse
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text!r}")
+    return value
 
 
 def _quality(text: str) -> float:
@@ -99,6 +109,9 @@ def _batch_parser(command, inputs: str, suffix: str):
     parser.add_argument("--model", help="bundle, training run directory or pretrained name "
                         "(to decompress: the one that made the files; default: the shipped "
                         "model that made each file)")
+    parser.add_argument("--max-pixels", type=_positive(int), default=tiling.DEFAULT_MAX_PIXELS,
+                        metavar="N", help="refuse images larger than N pixels (default "
+                        f"{tiling.DEFAULT_MAX_PIXELS}, as Pillow's decompression-bomb guard)")
     return parser
 
 
@@ -120,28 +133,40 @@ def compress_main(argv: list[str]) -> int:
                         "distortion optimized encoding; slow: with 4, about 11 min for a "
                         "768x512 image on one core)")
     parser.add_argument("--raw", action="store_true", help="pack bits, no entropy coding")
+    parser.add_argument("--tile-size", type=_non_negative_int, metavar="PX",
+                        help=f"code independent PX x PX tiles, a batch at a time, so memory is "
+                        f"bounded (default {tiling.DEFAULT_TILE}; 0: the whole image at once)")
     parser.add_argument("--verbose", action="store_true", help="also print PSNR and MS-SSIM")
     args = parser.parse_args(argv)
     if args.optimize and args.block_snr is not None:
         raise UserError("--optimize and --block-snr cannot be combined")
     outputs = output_paths(args.inputs, args.output, ".tfrnn")
-    images = [load_image(p) for p in args.inputs]
+    sizes = [image_size(p, args.max_pixels) for p in args.inputs]
     if args.quality is not None:
         from tfrnn.metrics import MS_SSIM_MIN_SIDE
 
-        for path, image in zip(args.inputs, images, strict=True):
-            if min(image.shape[:2]) < MS_SSIM_MIN_SIDE:
-                raise UserError(f"{path}: {image.shape[1]}x{image.shape[0]} is too small for "
+        for path, (height, width) in zip(args.inputs, sizes, strict=True):
+            if min(height, width) < MS_SSIM_MIN_SIDE:
+                raise UserError(f"{path}: {width}x{height} is too small for "
                                 f"--quality (MS-SSIM needs sides >= {MS_SSIM_MIN_SIDE} px)")
     from tfrnn.codec import load_codec
 
     codec = load_codec(args.model)
+    codec.max_pixels = args.max_pixels
     if args.raw is False and codec.entropy_coder is None:
         print(f"note: model {codec.name} has no context model; writing raw bits")
-    for src, dst, image in zip(args.inputs, outputs, images, strict=True):
+    keep = args.quality is not None or args.verbose
+    iterations = args.iterations or codec.max_iterations
+    for path, (height, width) in zip(args.inputs, sizes, strict=True):
+        if keep:  # every iteration's reconstruction, and MS-SSIM's float maps
+            tiling.check_memory(height * width * (3 * iterations + 64), path,
+                                "--quality or --verbose (every iteration's reconstruction)")
+    for src, dst in zip(args.inputs, outputs, strict=True):
+        image = load_image(src, args.max_pixels)
         data, recons = codec.compress_progressive(image, args.iterations, raw=args.raw,
                                                   block_snr=args.block_snr,
-                                                  optimize=args.optimize or 0)
+                                                  optimize=args.optimize or 0,
+                                                  tile=args.tile_size, reconstructions=keep)
         container = file_format.parse(data)
         k, note = _pick_iterations(args, container, image, recons)
         data = file_format.truncate(data, k)
@@ -173,6 +198,8 @@ def decompress_main(argv: list[str]) -> int:
 
     models = [args.model or shipped_model_for(c) for c in containers]
     codecs = {model: load_codec(model) for model in dict.fromkeys(models)}
+    for codec in codecs.values():
+        codec.max_pixels = args.max_pixels
     for path, container, model in zip(args.inputs, containers, models, strict=True):
         codecs[model].check(container, path)
     for src, dst, container, model in zip(args.inputs, outputs, containers, models, strict=True):
