@@ -67,6 +67,7 @@ class Job:
     block_snrs: tuple[float, ...] = ()
     optimize: tuple[int, ...] = ()
     raw: bool = False
+    tile: int | None = None
 
 
 @dataclass
@@ -92,13 +93,14 @@ def load_model(model: str | None) -> Any:
     return load_codec(model or None)
 
 
-def model_result_id(model: str | None, raw: bool = False) -> str:
-    """`tfrnn-NAME` (`tfrnn-NAME-raw` for raw files), the id and file name of a model's
-    results: NAME is the pretrained name or the model folder's name (the run's for
-    `RUN/model`), so two models' results never collide."""
+def model_result_id(model: str | None, raw: bool = False, tile: int | None = None) -> str:
+    """`tfrnn-NAME[-tileN][-raw]`, the id and file name of a model's results: NAME is the
+    pretrained name or the model folder's name (the run's for `RUN/model`), so two models'
+    results never collide; `-tileN` when a tile size is given (`-tile0`: whole images)."""
     path = Path(model or "default")
     name = path.parent.name if path.name == "model" and path.parent.name else path.name
-    return "tfrnn-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", name) or "model") + ("-raw" * raw)
+    return ("tfrnn-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", name) or "model")
+            + ("" if tile is None else f"-tile{tile}") + ("-raw" * raw))
 
 
 def adaptive_result_id(model: str | None, block_snr: float, raw: bool = False) -> str:
@@ -113,10 +115,10 @@ def optimized_result_id(model: str | None, steps: int, raw: bool = False) -> str
 
 def model_sweep(model: str | None, image: np.ndarray, iterations: Sequence[int],
                 block_snr: float | None = None, optimize: int = 0,
-                raw: bool = False) -> list[Trial]:
+                raw: bool = False, tile: int | None = None) -> list[Trial]:
     """Compress once at the model's maximum iterations (spatially adaptive with `block_snr`,
-    codes searched `optimize` steps, raw bits if `raw`); decode each truncation to k
-    iterations (the whole file if it holds fewer).
+    codes searched `optimize` steps, raw bits if `raw`, tiles of `tile` px if given); decode
+    each truncation to k iterations (the whole file if it holds fewer).
 
     The encoding time of every point is that one compression (progressive coding produces all
     iteration counts at once); the decoding time is the truncated file's.
@@ -126,7 +128,7 @@ def model_sweep(model: str | None, image: np.ndarray, iterations: Sequence[int],
     codec = load_model(model)
     t0 = time.perf_counter()
     data = codec.compress(image, iterations=codec.max_iterations, block_snr=block_snr,
-                          optimize=optimize, raw=raw)
+                          optimize=optimize, raw=raw, tile=tile)
     encode_s = time.perf_counter() - t0
     stored = parse(data).iterations
     trials = []
@@ -168,15 +170,16 @@ def evaluate_image(job: Job) -> ImageResult:
         (cid, functools.partial(classic.sweep, classic.CODECS[cid], image, settings))
         for cid, settings in job.codecs]
     if job.iterations:
-        sweep = functools.partial(model_sweep, job.model, image, job.iterations, raw=job.raw)
-        sources.append((model_result_id(job.model, job.raw), sweep))
+        sweep = functools.partial(model_sweep, job.model, image, job.iterations, raw=job.raw,
+                                  tile=job.tile)
+        sources.append((model_result_id(job.model, job.raw, job.tile), sweep))
         for target in job.block_snrs:
             sweep = functools.partial(model_sweep, job.model, image, job.iterations, target,
-                                      raw=job.raw)
+                                      raw=job.raw, tile=job.tile)
             sources.append((adaptive_result_id(job.model, target, job.raw), sweep))
         for steps in job.optimize:
             sweep = functools.partial(model_sweep, job.model, image, job.iterations,
-                                      optimize=steps, raw=job.raw)
+                                      optimize=steps, raw=job.raw, tile=job.tile)
             sources.append((optimized_result_id(job.model, steps, job.raw), sweep))
     for source_id, run in sources:
         try:
@@ -274,6 +277,9 @@ def main(argv: list[str]) -> int:
                         "iteration (rate-distortion optimized encoding), e.g. 4")
     parser.add_argument("--raw", action="store_true",
                         help="--model's files without entropy coding (raw bits; ids end -raw)")
+    parser.add_argument("--tile-size", type=int, default=None, metavar="PX",
+                        help="--model's tile size (default: the codec's; 0: whole images); "
+                        "ids get -tilePX")
     parser.add_argument("--out", default=None, help="folder for the JSON files "
                         "(default bench/results/DATASET)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
@@ -292,17 +298,20 @@ def main(argv: list[str]) -> int:
     codec_settings = classic.choose(args.codecs, args.quality)
 
     iterations: tuple[int, ...] = ()
-    model_name, coding = "", "entropy-coded"
+    model_name, coding, tile = "", "entropy-coded", None
     if args.model is not None:
         codec = load_model(args.model)
+        tile = codec.tile if args.tile_size is None else args.tile_size
         iterations = (classic.parse_numbers(args.iterations, "--iterations", int) if args.iterations
                       else tuple(range(1, codec.max_iterations + 1)))
         if not all(1 <= k <= codec.max_iterations for k in iterations):
             raise UserError(f"--iterations: must be in 1..{codec.max_iterations}")
         model_name = f"tfrnn {codec.name}" + (", raw bits" if args.raw else "")
         coding = "raw" if args.raw or codec.entropy_coder is None else "entropy-coded"
-    elif args.iterations or args.block_snr or args.optimize or args.raw:
-        raise UserError("--iterations, --block-snr, --optimize and --raw need --model")
+    elif (args.iterations or args.block_snr or args.optimize or args.raw
+          or args.tile_size is not None):
+        raise UserError("--iterations, --block-snr, --optimize, --raw and --tile-size need "
+                        "--model")
     optimize = (classic.parse_numbers(args.optimize, "--optimize", int)
                 if args.optimize else ())
     if not all(steps >= 1 for steps in optimize):
@@ -321,7 +330,7 @@ def main(argv: list[str]) -> int:
         raise UserError("nothing to run: --codecs none and no --model")
 
     jobs = [Job(str(p), tuple(codec_settings.items()), args.model, iterations, block_snrs,
-                optimize, args.raw) for p in paths]
+                optimize, args.raw, args.tile_size) for p in paths]
     results = run_jobs(jobs, max(1, args.jobs))
     for r in results:
         if r.error:
@@ -335,10 +344,12 @@ def main(argv: list[str]) -> int:
                  "save_options": [classic.CODECS[cid].options(q) for q in s]})
                for cid, s in codec_settings.items()]
     model_fields = {"model": args.model or "default", "coding": coding,
+                    "tile_size": tile,
                     "encoding_time_note": "one compression at max iterations, shared by every "
                     "point"}
     if iterations:
-        sources.append((model_result_id(args.model, args.raw), model_name, "iterations",
+        sources.append((model_result_id(args.model, args.raw, args.tile_size), model_name,
+                        "iterations",
                         iterations, model_fields))
     for target in block_snrs:
         sources.append((adaptive_result_id(args.model, target, args.raw),
