@@ -13,6 +13,8 @@ from pathlib import Path
 
 from tfrnn.cli import ArgumentParser
 from tfrnn.errors import UserError
+from tfrnn.file_format import MAX_TILE
+from tfrnn.tiling import DEFAULT_TILE
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -63,6 +65,10 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--max-iterations", type=int,
                         help="largest iteration count a request may ask for "
                              "(default: the config's training iterations)")
+    parser.add_argument("--tile-size", type=int, default=DEFAULT_TILE, metavar="PX",
+                        help="compress and decompress code PX x PX tiles one after another, "
+                        "as `tfrnn compress` does (a multiple of the model's stride; 0: whole "
+                        f"images, unbounded memory; default {DEFAULT_TILE})")
     args = parser.parse_args(argv)
     name = check_name(args.name)
     path, version = version_dir(args.model_base_path, name, args.version)
@@ -73,9 +79,13 @@ def main(argv: Sequence[str]) -> int:
     from tfrnn.bundle import load_bundle
 
     bundle = load_bundle(args.checkpoint)
+    stride = bundle.codec.stride
+    if args.tile_size < 0 or args.tile_size % stride or args.tile_size > MAX_TILE:
+        raise UserError(f"--tile-size {args.tile_size}: must be 0 or a multiple of the model's "
+                        f"stride {stride} up to {MAX_TILE}")
     max_iterations = args.max_iterations or bundle.codec.codec_config.iterations
     metadata = write_savedmodel(bundle, path, name=name, version=version,
-                                max_iterations=max_iterations)
+                                max_iterations=max_iterations, tile=args.tile_size)
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     print(f"exported {metadata['config']['name']} (fingerprint {metadata['fingerprint'][:12]}) "
           f"to {path} ({size / 1e6:.1f} MB)")

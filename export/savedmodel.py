@@ -6,9 +6,16 @@ stock TensorFlow Serving binary can serve it. Tensor-level signatures are **batc
 codes are float32 in {−1, +1} shaped [B, T, ceil(H/stride), ceil(W/stride), bits].
 
 - `serving_default` (compress): `image_bytes` (PNG, JPEG, GIF or BMP), `iterations` ->
-  `codes_bytes`, `height`, `width`, `iterations`, `code_shape` [T, h, w, bits], fingerprints;
+  `codes_bytes`, `height`, `width`, `iterations`, `code_shape` [T, h, w, bits], `tile_size`,
+  `stride`, fingerprints;
 - `decompress`: `codes_bytes`, `height`, `width`, `iterations` -> `image_bytes` (PNG),
-  fingerprints;
+  `tile_size`, `stride`, fingerprints;
+
+both code the image as independent `tile_size` × `tile_size` tiles, one after another inside
+the graph, exactly as `tfrnn compress` does (`tfrnn.tiling`), so a request's memory is bounded
+by one tile's networks plus the image and its codes, whatever the image size; the tiles' codes
+form the whole image's code map. The tensor-level signatures code the tensors they are given
+as they are (the caller chooses their size):
 - `encode`: `images` uint8 [B, H, W, 3], `iterations` -> `codes` [B, T, h, w, bits];
 - `decode`: `codes` [B, T, h, w, bits], `height`, `width` -> `images` uint8 [B, H, W, 3];
 - `bit_probabilities` (only with a context model): `codes` [B, T, h, w, bits] ->
@@ -32,6 +39,7 @@ import keras
 import tensorflow as tf
 
 from tfrnn.model import RecurrentCodec
+from tfrnn.tiling import DEFAULT_MAX_PIXELS, DEFAULT_TILE
 
 MAX_SIDE = 1 << 20  # largest height or width a decoding request may name
 _BIT_WEIGHTS = (128, 64, 32, 16, 8, 4, 2, 1)
@@ -75,7 +83,7 @@ class ServingModule(tf.Module):
     """
 
     def __init__(self, codec: RecurrentCodec, context_model: keras.layers.Layer | None,
-                 max_iterations: int, fingerprint: str):
+                 max_iterations: int, fingerprint: str, tile: int = DEFAULT_TILE):
         super().__init__(name="tfrnn_serving")
         self._networks = _Networks(codec, context_model)
         layers = [codec] + ([context_model] if context_model is not None else [])
@@ -85,6 +93,7 @@ class ServingModule(tf.Module):
         self.codec_fingerprint = codec.fingerprint()
         self.stride = codec.stride
         self.bits = codec.codec_config.bits
+        self.tile = 0 if codec.codec_config.fixed_size else int(tile)
         bits = self.bits
         codes_spec = tf.TensorSpec([None, None, None, None, bits], tf.float32, name="codes")
         self.compress = tf.function(self._compress, input_signature=[
@@ -134,7 +143,11 @@ class ServingModule(tf.Module):
         checks = [tf.debugging.assert_positive(height, message="height must be >= 1"),
                   tf.debugging.assert_positive(width, message="width must be >= 1"),
                   tf.debugging.assert_less_equal(tf.maximum(height, width), MAX_SIDE,
-                                                 message=f"height and width must be <= {MAX_SIDE}")]
+                                                 message=f"height and width must be <= {MAX_SIDE}"),
+                  tf.debugging.assert_less_equal(
+                      tf.cast(height, tf.int64) * tf.cast(width, tf.int64),
+                      tf.constant(DEFAULT_MAX_PIXELS, tf.int64),
+                      message=f"height x width must be <= {DEFAULT_MAX_PIXELS} pixels")]
         with tf.control_dependencies(checks):
             return tf.identity(height), tf.identity(width)
 
@@ -159,6 +172,43 @@ class ServingModule(tf.Module):
         with tf.control_dependencies(checks):
             return tf.identity(codes)
 
+    def _tiled(self, height, width, code_one, channels: int, codes: bool):
+        """Apply `code_one(y, x, th, tw)` to every tile in raster order and assemble the
+        results: code maps [T, 1, h, w, bits] (`codes`) or an image [H, W, 3]. A tile's result
+        is [T, 1, th', tw', C] or [th, tw, C]; tiles are concatenated along their width, then
+        the rows of tiles along their height (TensorArrays of varying shapes)."""
+        tile = self.tile if self.tile else tf.maximum(height, width)
+        rows, columns = (height + tile - 1) // tile, (width + tile - 1) // tile
+        # Move the axis to concatenate first, then back: width for a row, height for rows.
+        to_w, from_w = ([3, 0, 1, 2, 4], [1, 2, 3, 0, 4]) if codes else ([1, 0, 2], [1, 0, 2])
+        to_h, from_h = ([2, 0, 1, 3, 4], [1, 2, 0, 3, 4]) if codes else ([0, 1, 2], [0, 1, 2])
+
+        def strip(r, strips):
+            y = r * tile
+            th = tf.minimum(tile, height - y)
+
+            def one(c, parts):
+                x = c * tile
+                out = code_one(y, x, th, tf.minimum(tile, width - x))
+                return c + 1, parts.write(c, tf.transpose(out, to_w))
+
+            parts = tf.TensorArray(tf.float32 if codes else tf.uint8, size=columns,
+                                   infer_shape=False)
+            _, parts = tf.while_loop(lambda c, _: c < columns, one, (tf.constant(0), parts))
+            row = tf.transpose(parts.concat(), from_w)
+            return r + 1, strips.write(r, tf.transpose(row, to_h))
+
+        strips = tf.TensorArray(tf.float32 if codes else tf.uint8, size=rows, infer_shape=False)
+        _, strips = tf.while_loop(lambda r, _: r < rows, strip, (tf.constant(0), strips))
+        out = tf.transpose(strips.concat(), from_h)
+        if codes:
+            return tf.ensure_shape(out, [None, None, None, None, self.bits])
+        return tf.ensure_shape(out, [None, None, channels])
+
+    def _layout(self) -> dict[str, tf.Tensor]:
+        return {"tile_size": tf.constant(self.tile, tf.int32),
+                "stride": tf.constant(self.stride, tf.int32)}
+
     def _fingerprints(self) -> dict[str, tf.Tensor]:
         return {"model_fingerprint": tf.constant(self.fingerprint),
                 "codec_fingerprint": tf.constant(self.codec_fingerprint)}
@@ -170,10 +220,15 @@ class ServingModule(tf.Module):
         image = tf.io.decode_image(image_bytes, channels=3, dtype=tf.uint8,
                                    expand_animations=False)
         image = tf.ensure_shape(image, [None, None, 3])
-        codes = self.codec.encode(image[None], iterations)[:, 0]
         shape = tf.shape(image)
+
+        def encode_tile(y, x, th, tw):
+            return self.codec.encode(image[None, y:y + th, x:x + tw], iterations)
+
+        codes = self._tiled(shape[0], shape[1], encode_tile, self.bits, codes=True)[:, 0]
         return {"codes_bytes": pack_bits(codes), "height": shape[0], "width": shape[1],
-                "iterations": iterations, "code_shape": tf.shape(codes), **self._fingerprints()}
+                "iterations": iterations, "code_shape": tf.shape(codes),
+                **self._layout(), **self._fingerprints()}
 
     def _decompress(self, codes_bytes, height, width, iterations):
         iterations = self._checked_iterations(iterations)
@@ -193,8 +248,14 @@ class ServingModule(tf.Module):
         with tf.control_dependencies(checks):
             need = tf.cast(per_iteration // 8, tf.int32) * iterations
             codes = tf.reshape(unpack_bits(data[:need]), [iterations, 1, h, w, self.bits])
-        image = self.codec.decode(codes, height, width)[0]
-        return {"image_bytes": tf.io.encode_png(image), **self._fingerprints()}
+        s = self.stride
+
+        def decode_tile(y, x, th, tw):
+            cells = codes[:, :, y // s:(y + th + s - 1) // s, x // s:(x + tw + s - 1) // s]
+            return self.codec.decode(cells, th, tw)[0]
+
+        image = self._tiled(height, width, decode_tile, 3, codes=False)
+        return {"image_bytes": tf.io.encode_png(image), **self._layout(), **self._fingerprints()}
 
     def _encode(self, images, iterations):
         iterations = self._checked_iterations(iterations)

@@ -23,6 +23,7 @@ from tfrnn import __version__
 from tfrnn.atomic import atomic_path
 from tfrnn.bundle import Bundle
 from tfrnn.errors import UserError
+from tfrnn.tiling import DEFAULT_TILE
 
 METADATA_FILE = Path("assets") / "tfrnn_model.json"
 CODES_BYTES_LAYOUT = ("sign bits (+1 -> 1, -1 -> 0) of codes [T, ceil(H/stride), "
@@ -55,7 +56,7 @@ def export_metadata(bundle: Bundle, module: ServingModule, signatures: dict, nam
         "bundle_metadata": bundle.metadata,
         "source": str(bundle.path) if bundle.path else None,
         "max_iterations": module.max_iterations,
-        "stride": module.stride, "bits": module.bits,
+        "stride": module.stride, "bits": module.bits, "tile_size": module.tile,
         "codes_bytes_layout": CODES_BYTES_LAYOUT,
         "tensor_layout": "batch-major: codes [B, T, h, w, bits] in {-1, +1}",
         "context_model": (
@@ -70,14 +71,14 @@ def export_metadata(bundle: Bundle, module: ServingModule, signatures: dict, nam
 
 
 def write_savedmodel(bundle: Bundle, path: str | os.PathLike, *, name: str, version: int,
-                     max_iterations: int) -> dict[str, Any]:
+                     max_iterations: int, tile: int = DEFAULT_TILE) -> dict[str, Any]:
     """Export `bundle` to the version directory `path` (atomically); returns the metadata."""
     bits = bundle.codec.codec_config.bits
     if bits % 8:
         raise UserError(f"config {bundle.codec.codec_config.name}: {bits} bits per position "
                         "cannot be packed into whole bytes per iteration")
     module = ServingModule(bundle.codec, bundle.context_model, max_iterations,
-                           bundle.fingerprint)
+                           bundle.fingerprint, tile)
     signatures = module.signatures()
     metadata = export_metadata(bundle, module, signatures, name, version)
     with atomic_path(path) as tmp:

@@ -38,6 +38,7 @@ from tfrnn.range_coding import bits_check, code_bits, quantize
 NAME = "tiny"
 T = 3              # iterations used in the checks
 MAX_ITERATIONS = 4  # --max-iterations of the export (the config trains 6)
+TILE = 64           # --tile-size of the export: the photo (80 x 130) is 2 x 3 tiles
 SIGNATURES = {"serving_default", "decompress", "encode", "decode", "bit_probabilities"}
 FRESH_PROCESS_TIMEOUT = 240
 
@@ -94,7 +95,11 @@ p = sig["bit_probabilities"](codes=e["codes"])
 out.update({"probabilities/" + n: v.numpy() for n, v in p.items()})
 bits = np.unpackbits(np.frombuffer(r["codes_bytes"].numpy(), np.uint8))
 single = bits.astype(np.float32).reshape(r["code_shape"].numpy())[None] * 2 - 1
-out["single/logits"] = sig["bit_probabilities"](codes=tf.constant(single))["logits"].numpy()
+cells = spec["tile_cells"]  # the tiles' code maps, coded apart as `tfrnn compress` does
+tiles = [single[:, :, y:y + cells, x:x + cells] for y in range(0, single.shape[2], cells)
+         for x in range(0, single.shape[3], cells)]
+for i, codes in enumerate(tiles):
+    out[f"tile{i}/logits"] = sig["bit_probabilities"](codes=tf.constant(codes))["logits"].numpy()
 
 errors = {}
 
@@ -193,7 +198,7 @@ def exported(tmp_path_factory):
     base = root / "models"
     assert cli.run("export.cli:main", [
         "--checkpoint", str(bundle_dir), "--model-base-path", str(base), "--name", NAME,
-        "--max-iterations", str(MAX_ITERATIONS)]) == 0
+        "--max-iterations", str(MAX_ITERATIONS), "--tile-size", str(TILE)]) == 0
     return bundle_dir, base, base / NAME / "1"
 
 
@@ -208,18 +213,25 @@ def batch(astronaut):
 
 
 @pytest.fixture(scope="module")
-def reference(bundle, photo, batch):
+def tiled(bundle) -> Codec:
+    """`tfrnn compress`'s codec with the export's tile size."""
+    codec = Codec(bundle)
+    codec.tile = TILE
+    return codec
+
+
+@pytest.fixture(scope="module")
+def reference(bundle, tiled, photo, batch):
     """What the in-process codec and context model give (traced, like the export)."""
     codec = bundle.codec
     encode = tf.function(lambda x, k: codec.encode(x, k))
     decode = tf.function(lambda c, h, w: codec.decode(c, h, w))
-    codes = encode(photo[None], tf.constant(T)).numpy()
     batch_codes = encode(batch, tf.constant(T)).numpy()
-    height, width = photo.shape[:2]
+    raw = tiled.compress(photo, T, raw=True)
     return {
-        "codes": codes[:, 0],
-        "decoded": decode(codes, height, width).numpy()[0],
-        "decoded_1": decode(codes[:1], height, width).numpy()[0],
+        "codes": tiled.encode(photo, T)[0],
+        "decoded": tiled.decompress(raw),
+        "decoded_1": tiled.decompress(raw, 1),
         "batch_codes": batch_codes.transpose(1, 0, 2, 3, 4),
         "batch_decoded": decode(batch_codes, batch.shape[1], batch.shape[2]).numpy(),
         "probabilities": bundle.context_model.probabilities(batch_codes).numpy().transpose(
@@ -238,7 +250,8 @@ def fresh(exported, photo, batch, tmp_path_factory):
     spec = {"site": sysconfig.get_paths()["purelib"], "model": str(version_dir), "T": T,
             "max": MAX_ITERATIONS, "png": str(work / "photo.png"),
             "jpeg": str(work / "photo.jpg"), "batch": str(work / "batch.npy"),
-            "warmup": str(version_dir / WARMUP_FILE), "out": str(work / "out.npz")}
+            "warmup": str(version_dir / WARMUP_FILE), "out": str(work / "out.npz"),
+            "tile_cells": TILE // load_bundle(exported[0]).codec.stride}
     proc = subprocess.run([sys.executable, "-I", "-S", "-c", FRESH_SCRIPT, json.dumps(spec)],
                           cwd=work, capture_output=True, text=True,
                           timeout=FRESH_PROCESS_TIMEOUT,
@@ -264,6 +277,7 @@ def test_compress_codes_are_bit_identical(fresh, reference, bundle, photo):
     _, out = fresh
     codes = reference["codes"]
     assert (codes > 0).any() and (codes < 0).any()
+    assert out["compress/tile_size"] == TILE and out["compress/stride"] == bundle.codec.stride
     assert out["compress/codes_bytes"].item() == np.packbits(codes.reshape(-1) > 0).tobytes()
     assert list(out["compress/code_shape"]) == list(codes.shape)
     assert (out["compress/height"], out["compress/width"]) == photo.shape[:2]
@@ -303,29 +317,35 @@ def test_bit_probabilities_match_context_model(fresh, reference):
     np.testing.assert_allclose(out["probabilities/logits"], np.log(p / (1 - p)), atol=1e-3)
 
 
-def test_served_outputs_rebuild_the_files_of_tfrnn_compress(fresh, bundle, photo):
-    """A client with the range coder gets exactly `tfrnn compress`'s files (raw and entropy)."""
+def test_served_outputs_rebuild_the_files_of_tfrnn_compress(fresh, bundle, tiled, photo):
+    """A client with the range coder gets exactly `tfrnn compress`'s files (raw and entropy),
+    tile by tile."""
+    from export.client import raw_file
+    from tfrnn import tiling
     from tfrnn.context_model import pass_masks
 
     _, out = fresh
-    codec = Codec(bundle)
     height, width = photo.shape[:2]
+    stride = bundle.codec.stride
     data = out["compress/codes_bytes"].item()
+    raw = raw_file(data, T, height, width, TILE, stride, tiled.model_id("raw"))
+    assert raw[8] == 3 and raw == tiled.compress(photo, T, raw=True)
     codes = np.unpackbits(np.frombuffer(data, np.uint8)).astype(np.float32) * 2 - 1
     codes = codes.reshape(out["compress/code_shape"])
-    per = len(data) // T
-    raw = file_format.write(file_format.Header("raw", codec.model_id("raw"), height, width),
-                            [data[t * per:(t + 1) * per] for t in range(T)])
-    assert raw == codec.compress(photo, T, raw=True)
-    # The coder's checkerboard order: pass by pass, each pass's bits in C order.
-    index = quantize(tf.constant(out["single/logits"][0])).numpy()
-    h, w, bits = codes.shape[1:]
-    masks = [m.numpy() for m in pass_masks(h, w, bits, bundle.context_model.groups)]
-    payloads = [code_bits(np.concatenate([index[t][m] for m in masks]),
-                          np.concatenate([codes[t][m] for m in masks]))
-                + bits_check(codes[t]) for t in range(T)]
-    header = file_format.Header("checkerboard", codec.model_id("checkerboard"), height, width)
-    assert file_format.write(header, payloads) == codec.compress(photo, T)
+    payloads = [[] for _ in range(T)]
+    for tile in tiling.grid(height, width, TILE):
+        # The coder's checkerboard order: pass by pass, each pass's bits in C order.
+        index = quantize(tf.constant(out[f"tile{tile.index}/logits"][0])).numpy()
+        part = codes[(slice(None),) + tile.cells(stride)]
+        masks = [m.numpy() for m in pass_masks(*part.shape[1:], bundle.context_model.groups)]
+        for t in range(T):
+            payloads[t].append(code_bits(np.concatenate([index[t][m] for m in masks]),
+                                         np.concatenate([part[t][m] for m in masks]))
+                               + bits_check(part[t]))
+    header = file_format.Header("checkerboard", tiled.model_id("checkerboard"), height, width,
+                                tile=TILE)
+    assert (file_format.write(header, [file_format.join_tiles(p) for p in payloads])
+            == tiled.compress(photo, T))
 
 
 @pytest.mark.parametrize("case, message", [
@@ -429,7 +449,8 @@ def test_saved_model_cli_show_lists_signatures(exported):
     scalar_int, scalar_str = ("DT_INT32", "()"), ("DT_STRING", "()")
     codes = ("DT_FLOAT", "(-1, -1, -1, -1, 32)")
     fingerprints = {"outputs/model_fingerprint": scalar_str,
-                    "outputs/codec_fingerprint": scalar_str}
+                    "outputs/codec_fingerprint": scalar_str,
+                    "outputs/tile_size": scalar_int, "outputs/stride": scalar_int}
     assert {k: v for k, v in shown.items() if not k.startswith("__")} == {
         "serving_default": {"inputs/image_bytes": scalar_str, "inputs/iterations": scalar_int,
                             "outputs/codes_bytes": scalar_str, "outputs/height": scalar_int,
@@ -540,13 +561,13 @@ def run_client(*argv: str) -> int:
     return cli.run("export.client:main", list(argv))
 
 
-def test_client_round_trip(server, photo, reference, bundle, tmp_path, capsys):
+def test_client_round_trip(server, photo, reference, tiled, tmp_path, capsys):
     (tmp_path / "in.png").write_bytes(encode_png(photo))
     common = ("--server", server.url, "--name", NAME)
     assert run_client("compress", *common, "--iterations", str(T), str(tmp_path / "in.png"),
                       str(tmp_path / "out.tfrnn")) == 0
     data = (tmp_path / "out.tfrnn").read_bytes()
-    assert data == Codec(bundle).compress(photo, T, raw=True)
+    assert data[8] == 3 and data == tiled.compress(photo, T, raw=True)
     assert run_client("decompress", *common, str(tmp_path / "out.tfrnn"),
                       str(tmp_path / "out.png")) == 0
     assert run_client("decompress", *common, "--iterations", "1", str(tmp_path / "out.tfrnn"),
@@ -564,7 +585,8 @@ def test_client_round_trip(server, photo, reference, bundle, tmp_path, capsys):
     ("unknown_model", "HTTP 404"),
     ("unreachable", "cannot reach"),
     ("not_a_tfrnn_file", "not a tfrnn file"),
-    ("adaptive_file", "spatially adaptive (format version 2)"),
+    ("adaptive_file", "spatially adaptive; the server decodes files that code every block"),
+    ("other_tiles", "coded in tiles of the whole image; the server codes tiles of 64 px"),
     ("missing_input", "no such file"),
 ])
 def test_client_errors_are_one_line(case, message, server, tmp_path, capsys):
@@ -586,6 +608,10 @@ def test_client_errors_are_one_line(case, message, server, tmp_path, capsys):
         action, source = "decompress", tmp_path / "a.tfrnn"
         source.write_bytes(file_format.write(
             file_format.Header("raw", bytes(16), 16, 16, adaptive=True), [bytes(4)]))
+    elif case == "other_tiles":
+        action, source = "decompress", tmp_path / "whole.tfrnn"
+        source.write_bytes(file_format.write(file_format.Header("raw", bytes(16), 80, 130),
+                                             [bytes(80)]))
     elif case == "missing_input":
         source = tmp_path / "absent.png"
     argv = [action, "--server", url, "--name", name, str(source), str(tmp_path / "out")]
