@@ -528,13 +528,17 @@ def bad_files(tmp_path_factory, pngs, codecs, coded, crops):
     (root / "other.tfrnn").write_bytes(Codec(Bundle(tiny_codec())).compress(crops["small"], 1))
     (root / "sub").mkdir()
     (root / "sub" / "small.png").write_bytes((pngs / "small.png").read_bytes())
+    raw = codecs["raw"].compress(crops["small"], 3)
+    (root / "bomb.tfrnn").write_bytes(_crafted(raw, 100000, 100000))
+    (root / "lying.tfrnn").write_bytes(_crafted(raw, 2000, 3000))
     return root
 
 
 @pytest.mark.parametrize("case", ["missing", "unreadable", "bad flag", "too many iterations",
                                   "small for quality", "truncated", "foreign", "other model",
                                   "two targets", "same stem", "block snr", "block snr text",
-                                  "optimize zero", "optimize and block snr"])
+                                  "optimize zero", "optimize and block snr", "bomb", "lying size",
+                                  "max pixels", "tile size"])
 def test_cli_bad_input_is_one_line_and_no_output(capsys, tmp_path, pngs, bundle_dirs, bad_files,
                                                  case):
     bad = bad_files
@@ -555,6 +559,10 @@ def test_cli_bad_input_is_one_line_and_no_output(capsys, tmp_path, pngs, bundle_
         "optimize zero": ["compress", pngs / "small.png", "-o", out, "--optimize", 0],
         "optimize and block snr": ["compress", pngs / "small.png", "-o", out, "--optimize", 1,
                                    "--block-snr", 7],
+        "bomb": ["decompress", bad / "bomb.tfrnn", "-o", out],
+        "lying size": ["decompress", bad / "lying.tfrnn", "-o", out],
+        "max pixels": ["compress", pngs / "small.png", "-o", out, "--max-pixels", 100],
+        "tile size": ["compress", pngs / "small.png", "-o", out, "--tile-size", 24],
     }[case]
     if argv[0] != "truncate":
         argv += ["--model", bundle_dirs["raw"]]
