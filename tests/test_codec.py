@@ -252,6 +252,14 @@ def test_tiled_files_decode_to_the_encoders_reconstruction_at_every_truncation(
         np.testing.assert_array_equal(codec.decode_codes(file_format.parse(part), k), codes[:k])
 
 
+def test_optimized_tiled_files_decode_exactly(codecs, astronaut):
+    codec = codecs["checkerboard"]
+    image = astronaut[:48, :100]  # 1 x 2 tiles of 64 px, of two shapes
+    data, recons = codec.compress_progressive(image, 1, optimize=1, tile=64)
+    assert file_format.parse(data).header.tiles == 2
+    np.testing.assert_array_equal(codec.decompress(data), recons[0])
+
+
 def test_tiles_are_coded_alone_and_batching_changes_nothing(codecs, astronaut):
     codec = codecs["checkerboard"]
     image = astronaut[TILED_CROP]
