@@ -12,7 +12,7 @@ Files are entropy-coded with the bundle's context model when it has one (raw bit
 or with `raw=True`); see FORMAT.md. The header's model id is the first 16 bytes of the codec's
 fingerprint for raw files and of the bundle's fingerprint (codec + context model) for
 entropy-coded files, so a file only decodes with the weights that made it.
-Images larger than one tile (`tfrnn.tiling`, default 512×512) are coded as independent tiles,
+Images larger than one tile (`tfrnn.tiling`, default 1024×1024) are coded as independent tiles,
 in batches of tiles of one shape, so memory is bounded whatever the image size (format
 version 3). The networks run as `tf.function`s with shape-free input signatures: traced once,
 whatever the tile size.

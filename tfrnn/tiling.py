@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tfrnn.errors import UserError
 
-DEFAULT_TILE = 512
+DEFAULT_TILE = 1024
 BATCH_PIXELS = 1 << 20
 NETWORK_BYTES_PER_PIXEL = 1200
 DEFAULT_MAX_PIXELS = 1 << 28

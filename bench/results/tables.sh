@@ -49,3 +49,10 @@ $TFRNN plot $F/jpeg-420.json $F/tfrnn-psnr.json $F/tfrnn-psnr-opt4.json \
 $TFRNN plot $K/tfrnn-default.json $K/tfrnn-psnr.json --anchors --metric ms-ssim-rgb \
     --reference anchor:johnston-2017-cvpr --at-bpp 0.25,0.5 \
     --out $K/rd-johnston-msssim.png --table $K/summary-johnston-ms-ssim-rgb.md
+# Tiles: tiled against whole-image coding, same model and entropy coding (the seams' cost).
+T=tiling
+for metric in ms-ssim-rgb psnr-rgb; do
+    $TFRNN plot $T/tfrnn-default-tile0.json $T/tfrnn-default-tile512.json \
+        $T/tfrnn-default-tile256.json --metric $metric --reference tfrnn-default-tile0 \
+        --at-bpp 0.25,0.5 --out $T/rd-$metric.png --table $T/summary-$metric.md
+done

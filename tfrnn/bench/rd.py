@@ -307,6 +307,8 @@ def main(argv: list[str]) -> int:
         if not all(1 <= k <= codec.max_iterations for k in iterations):
             raise UserError(f"--iterations: must be in 1..{codec.max_iterations}")
         model_name = f"tfrnn {codec.name}" + (", raw bits" if args.raw else "")
+        if args.tile_size is not None:
+            model_name += f", {tile}-px tiles" if tile else ", whole image"
         coding = "raw" if args.raw or codec.entropy_coder is None else "entropy-coded"
     elif (args.iterations or args.block_snr or args.optimize or args.raw
           or args.tile_size is not None):
