@@ -32,8 +32,16 @@ from tfrnn.codec import Codec
 from tfrnn.configs import CodecConfig, get_config
 from tfrnn.context_model import make_context_model
 from tfrnn.images import encode_png
+from tfrnn.integer_context import integer_context_model
 from tfrnn.model import RecurrentCodec
-from tfrnn.range_coding import bits_check, code_bits, quantize
+from tfrnn.range_coding import (
+    bits_check,
+    code_bits,
+    entropy_coder,
+    integer_table_index,
+    quantize,
+    table_probabilities,
+)
 
 NAME = "tiny"
 T = 3              # iterations used in the checks
@@ -94,7 +102,8 @@ p = sig["bit_probabilities"](codes=e["codes"])
 out.update({"probabilities/" + n: v.numpy() for n, v in p.items()})
 bits = np.unpackbits(np.frombuffer(r["codes_bytes"].numpy(), np.uint8))
 single = bits.astype(np.float32).reshape(r["code_shape"].numpy())[None] * 2 - 1
-out["single/logits"] = sig["bit_probabilities"](codes=tf.constant(single))["logits"].numpy()
+s = sig["bit_probabilities"](codes=tf.constant(single))
+out.update({"single/" + n: s[n].numpy() for n in ("logits", "table_index")})
 
 errors = {}
 
@@ -328,6 +337,27 @@ def test_served_outputs_rebuild_the_files_of_tfrnn_compress(fresh, bundle, photo
     assert file_format.write(header, payloads) == codec.compress(photo, T)
 
 
+def test_served_table_index_is_the_integer_coders(fresh, bundle, reference):
+    """`table_index` from the SavedModel in a fresh process is exactly what the integer
+    model's coder uses: its payloads rebuild from it, and its probabilities are the tables'."""
+    from tfrnn.context_model import pass_masks
+
+    _, out = fresh
+    integer = integer_context_model(bundle.context_model)
+    want = integer_table_index(integer.logits(reference["batch_codes"].transpose(
+        1, 0, 2, 3, 4)), integer.logit_bits).numpy().transpose(1, 0, 2, 3, 4)
+    np.testing.assert_array_equal(out["probabilities/table_index"], want)
+    np.testing.assert_array_equal(out["probabilities/table_probability"],
+                                  table_probabilities().astype(np.float32)[want])
+    codes = reference["codes"]
+    index = out["single/table_index"][0]
+    masks = [m.numpy() for m in pass_masks(*codes.shape[1:], bundle.context_model.groups)]
+    payloads = [code_bits(np.concatenate([index[t][m] for m in masks]),
+                          np.concatenate([codes[t][m] for m in masks]))
+                + bits_check(codes[t]) for t in range(T)]
+    assert payloads == entropy_coder(integer).encode(codes)
+
+
 @pytest.mark.parametrize("case, message", [
     ("not_an_image", "Unknown image file format"),
     ("empty_bytes", ""),
@@ -443,7 +473,8 @@ def test_saved_model_cli_show_lists_signatures(exported):
         "decode": {"inputs/codes": codes, "inputs/height": scalar_int,
                    "inputs/width": scalar_int, "outputs/images": ("DT_UINT8", "(-1, -1, -1, 3)")},
         "bit_probabilities": {"inputs/codes": codes, "outputs/probabilities": codes,
-                              "outputs/logits": codes},
+                              "outputs/logits": codes, "outputs/table_probability": codes,
+                              "outputs/table_index": ("DT_INT32", codes[1])},
     }
 
 
