@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from tfrnn.bench.portable import BACKENDS, GPU_BACKEND, decode_elsewhere, model_spec
-from tfrnn.context_model import KINDS, make_context_model, pass_masks
+from tfrnn.context_model import KINDS, CheckerboardNetwork, make_context_model, pass_masks
 from tfrnn.integer_context import (
     ONE,
     WEIGHT_BITS,
@@ -101,6 +101,20 @@ def test_integer_indices_agree_with_the_float_model(models, codes, kind):
     assert got.dtype == np.int32 and got.shape == want.shape
     assert np.mean(got == want) > 0.98
     assert np.abs(got.astype(int) - want).max() <= 1
+
+
+def test_checkerboard_passes_on_their_parity_equal_whole_convolutions(models, codes):
+    """The integer model computes each pass only at its parity's positions: there, the same
+    integers as the shared network's pass on the whole image."""
+    model, integer = models["checkerboard"]
+    features = integer.features(integer.advance(integer.initial_memory(1, H, W), codes[:1]))
+    masks = pass_masks(H, W, BITS, model.groups)
+    known = np.where(masks[0].numpy(), codes[1], 0.0)[None]
+    for step, mask in enumerate(masks):
+        got = integer.pass_logits(step, features, known).numpy()[0]
+        want = CheckerboardNetwork.pass_logits(integer, step, features, known).numpy()[0]
+        np.testing.assert_array_equal(got[mask.numpy()], want[mask.numpy()])
+        known = np.where(mask.numpy(), codes[1], known)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -163,17 +163,18 @@ class IntegerConv:
                      else np.round(np.ldexp(np.asarray(bias, np.float64), scale)))
         shift = scale - FRACTION_BITS
         self.up = np.ldexp(1.0, np.maximum(0, -shift))
-        self.half = np.ldexp(1.0, np.maximum(0, shift)) / 2 * (shift > 0)
+        half = np.ldexp(1.0, np.maximum(0, shift)) / 2 * (shift > 0)
+        self.offset = self.bias * self.up + half  # (S + B)·2^u + ⌊2^d/2⌋ = S·2^u + offset
         self.inverse_down = np.ldexp(1.0, -np.maximum(0, shift))
         self.relu = relu
         # The largest |S + B| + ⌊2^d/2⌋ per output channel, in Python integers (exact).
         weights = np.abs(self.kernel).reshape(-1, kernel.shape[-2], out).sum(axis=0)
         bound = (_integers(weights) * _integers(input_bound)[:, None]).sum(axis=0)
-        bound = bound + _integers(np.abs(self.bias)) + _integers(self.half)
+        bound = bound + _integers(np.abs(self.bias)) + _integers(half)
         if max(bound) >= EXACT:
             raise ValueError("integer context model: a convolution's sums could exceed 2^53 "
                              "(weights too large for exact float64 accumulation)")
-        self.output_bound = bound * _integers(self.up) // _integers(2.0 * self.half
+        self.output_bound = bound * _integers(self.up) // _integers(2.0 * half
                                                                       + (shift <= 0)) + 1
 
     @classmethod
@@ -187,10 +188,9 @@ class IntegerConv:
 
     def _requantize(self, total):
         """⌊((S + B)·2^u + ⌊2^d / 2⌋)·2^−d⌋: every step exact in float64 (see the bound)."""
-        x = total + tf.constant(self.bias)
         if np.any(self.up > 1):
-            x = x * tf.constant(self.up)
-        x = tf.floor((x + tf.constant(self.half)) * tf.constant(self.inverse_down))
+            total = total * tf.constant(self.up)
+        x = tf.floor((total + tf.constant(self.offset)) * tf.constant(self.inverse_down))
         return tf.maximum(x, 0.0) if self.relu else x
 
     @_on_cpu
@@ -198,6 +198,18 @@ class IntegerConv:
         """[N, h, w, out] at scale 2^F (integers in float64) from integers x [N, h, w, in]."""
         return self._requantize(tf.nn.conv2d(tf.cast(x, tf.float64), tf.constant(self.kernel),
                                              1, "SAME"))
+
+    @_on_cpu
+    def on_grid(self, x, row: int, column: int):
+        """The outputs at rows row, row + 2, … and columns column, column + 2, …, each as
+        `__call__` gives it: [N, ⌈h/2⌉, ⌈w/2⌉, out] (the last row or column past the image
+        when h or w is odd and row or column is 1)."""
+        r = self.kernel.shape[0] // 2
+        shape = tf.shape(x)
+        rows, columns = 2 * ((shape[1] + 1) // 2), 2 * ((shape[2] + 1) // 2)
+        x = tf.pad(tf.cast(x, tf.float64), [[0, 0], [r, r + 2], [r, r + 2], [0, 0]])
+        x = x[:, row:row + rows + 2 * r - 1, column:column + columns + 2 * r - 1]
+        return self._requantize(tf.nn.conv2d(x, tf.constant(self.kernel), 2, "VALID"))
 
     @_on_cpu
     def at(self, window):
@@ -290,6 +302,39 @@ class IntegerCheckerboardContextModel(CheckerboardNetwork, IntegerContextModel):
                                                    bound, relu=True))
             self.pass_out.append(IntegerConv.of(model.pass_out[step], FRACTION_BITS,
                                                 self.pass_hidden[step].output_bound))
+
+
+    @_on_cpu
+    def pass_logits(self, step: int, features, known):
+        """As the float model's, but computed only at the positions of the pass's parity
+        (zeros elsewhere): half the arithmetic, and the same integers there."""
+        parity = step // self.groups
+        shape = tf.shape(features)
+        even = tf.pad(features, [[0, 0], [0, shape[1] % 2], [0, shape[2] % 2], [0, 0]])
+        grids = []
+        for row in (0, 1):
+            column = (row + parity) % 2
+            x = even[:, row::2, column::2]
+            if step:
+                x = tf.concat([x, self.pass_context[step - 1].on_grid(known, row, column)],
+                              axis=-1)
+            grids.append(self.pass_out[step](self.pass_hidden[step](x)))
+        return _interleave(grids, parity, shape[1], shape[2])
+
+
+def _interleave(grids: list, parity: int, height, width):
+    """[N, height, width, C] holding grids[i][a, b] at (2a + i, 2b + (i + parity) % 2) and
+    zeros elsewhere, from the two grids [N, ⌈height/2⌉, ⌈width/2⌉, C]."""
+    rows = []
+    for row, grid in enumerate(grids):
+        pair = [grid, tf.zeros_like(grid)]
+        pair = tf.stack(pair if (row + parity) % 2 == 0 else pair[::-1], axis=3)
+        shape = tf.shape(pair)
+        rows.append(tf.reshape(pair, (shape[0], shape[1], 2 * shape[2], shape[4])))
+    full = tf.stack(rows, axis=2)
+    shape = tf.shape(full)
+    full = tf.reshape(full, (shape[0], 2 * shape[1], shape[3], shape[4]))
+    return full[:, :height, :width]
 
 
 class IntegerRasterContextModel(RasterNetwork, IntegerContextModel):
