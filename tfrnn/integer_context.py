@@ -200,16 +200,39 @@ class IntegerConv:
                                              1, "SAME"))
 
     @_on_cpu
-    def on_grid(self, x, row: int, column: int):
+    def on_grid(self, x, row: int, column: int, nonzero: tuple[int, int]):
         """The outputs at rows row, row + 2, … and columns column, column + 2, …, each as
         `__call__` gives it: [N, ⌈h/2⌉, ⌈w/2⌉, out] (the last row or column past the image
-        when h or w is odd and row or column is 1)."""
-        r = self.kernel.shape[0] // 2
+        when h or w is odd and row or column is 1), for an input whose positions (i, j) of
+        parity (i + j) % 2 = p are zero beyond their first `nonzero[p]` channels.
+
+        Polyphase: each of the input's four grids (i % 2, j % 2) meets the output grid through
+        the kernel taps of one parity, a stride-1 convolution each; the grids and channels that
+        are zero are skipped (the sum is the same, exactly)."""
+        k = self.kernel.shape[0]
+        r = k // 2
         shape = tf.shape(x)
-        rows, columns = 2 * ((shape[1] + 1) // 2), 2 * ((shape[2] + 1) // 2)
-        x = tf.pad(tf.cast(x, tf.float64), [[0, 0], [r, r + 2], [r, r + 2], [0, 0]])
-        x = x[:, row:row + rows + 2 * r - 1, column:column + columns + 2 * r - 1]
-        return self._requantize(tf.nn.conv2d(x, tf.constant(self.kernel), 2, "VALID"))
+        rows, columns = (shape[1] + 1) // 2, (shape[2] + 1) // 2
+        x = tf.pad(tf.cast(x, tf.float64),
+                   [[0, 0], [0, shape[1] % 2], [0, shape[2] % 2], [0, 0]])
+        total = 0.0
+        for i in (0, 1):
+            for j in (0, 1):
+                channels = nonzero[(i + j) % 2]
+                if not channels:
+                    continue
+                # Taps d with (row + d − r − i) even reach input grid row a + m for output a.
+                di, dj = (i + r - row) % 2, (j + r - column) % 2
+                mi, mj = (row + di - r - i) // 2, (column + dj - r - j) // 2
+                kernel = self.kernel[di::2, dj::2, :channels]
+                ni, nj = kernel.shape[:2]
+                grid = tf.pad(x[:, i::2, j::2, :channels],
+                              [[0, 0], [max(0, -mi), max(0, mi + ni - 1)],
+                               [max(0, -mj), max(0, mj + nj - 1)], [0, 0]])
+                grid = grid[:, max(0, mi):max(0, mi) + rows + ni - 1,
+                            max(0, mj):max(0, mj) + columns + nj - 1]
+                total += tf.nn.conv2d(grid, tf.constant(kernel), 1, "VALID")
+        return self._requantize(total)
 
     @_on_cpu
     def at(self, window):
@@ -309,6 +332,9 @@ class IntegerCheckerboardContextModel(CheckerboardNetwork, IntegerContextModel):
         """As the float model's, but computed only at the positions of the pass's parity
         (zeros elsewhere): half the arithmetic, and the same integers there."""
         parity = step // self.groups
+        # Channels that may be nonzero in `known` at anchors and at the other positions.
+        done = [min(step, self.groups), max(0, step - self.groups)]
+        nonzero = tuple(-(-n * self.bits // self.groups) for n in done)
         shape = tf.shape(features)
         even = tf.pad(features, [[0, 0], [0, shape[1] % 2], [0, shape[2] % 2], [0, 0]])
         grids = []
@@ -316,8 +342,8 @@ class IntegerCheckerboardContextModel(CheckerboardNetwork, IntegerContextModel):
             column = (row + parity) % 2
             x = even[:, row::2, column::2]
             if step:
-                x = tf.concat([x, self.pass_context[step - 1].on_grid(known, row, column)],
-                              axis=-1)
+                x = tf.concat([x, self.pass_context[step - 1].on_grid(known, row, column,
+                                                                      nonzero)], axis=-1)
             grids.append(self.pass_out[step](self.pass_hidden[step](x)))
         return _interleave(grids, parity, shape[1], shape[2])
 
