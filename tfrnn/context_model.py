@@ -29,6 +29,8 @@ true codes (teacher forcing) with standard TensorFlow ops only, for training and
 `CheckerboardCoder`, `RasterCoder`, made by `entropy_coder(model)`) gives it `encode` and
 `decode`, driving the same layers one pass (checkerboard) or one position (raster) at a time;
 the coders hold the range coder's custom ops, which the served SavedModels must not contain.
+What each kind computes from its layers lives in `CheckerboardNetwork` / `RasterNetwork`, shared
+with the integer models of `tfrnn.integer_context` (the same network in integer arithmetic).
 """
 
 from __future__ import annotations

@@ -6,7 +6,11 @@ context model's logit of P(bit = +1) on a uniform grid over [−LOGIT_RANGE, LOG
 (`quantize`). A uniform grid in the logit spends its levels where −log2 p changes fastest; with
 256 levels the rounding costs well under 0.1 % of the bits. The encoder and the decoder compute
 the logits with the same traced functions on the same inputs (batch 1, same shapes, +0.0 for
-bits not known yet), so they pick the same tables and decoding reproduces the bits exactly.
+bits not known yet), so they pick the same tables and decoding reproduces the bits exactly —
+on one machine: float logits differ in their last bits between machines. The integer context
+models (`tfrnn.integer_context`) give integer logits that every machine computes exactly;
+`integer_table_index` maps them to the same tables in int64 (`IntegerCheckerboardCoder`,
+`IntegerRasterCoder`; FORMAT.md modes 3 and 4).
 
 One range-coder stream per iteration, followed by a 2-byte check of the bits it holds (the low
 16 bits of the CRC-32 of the packed bits): if a machine computed the context model differently
