@@ -35,10 +35,9 @@ from tfrnn.images import encode_png
 from tfrnn.integer_context import integer_context_model
 from tfrnn.model import RecurrentCodec
 from tfrnn.range_coding import (
-    bits_check,
-    code_bits,
     entropy_coder,
     integer_table_index,
+    payloads_from_table_indices,
     quantize,
     table_probabilities,
 )
@@ -314,8 +313,6 @@ def test_bit_probabilities_match_context_model(fresh, reference):
 
 def test_served_outputs_rebuild_the_files_of_tfrnn_compress(fresh, bundle, photo):
     """A client with the range coder gets exactly `tfrnn compress`'s files (raw and entropy)."""
-    from tfrnn.context_model import pass_masks
-
     _, out = fresh
     codec = Codec(bundle)
     height, width = photo.shape[:2]
@@ -326,13 +323,8 @@ def test_served_outputs_rebuild_the_files_of_tfrnn_compress(fresh, bundle, photo
     raw = file_format.write(file_format.Header("raw", codec.model_id("raw"), height, width),
                             [data[t * per:(t + 1) * per] for t in range(T)])
     assert raw == codec.compress(photo, T, raw=True)
-    # The coder's checkerboard order: pass by pass, each pass's bits in C order.
     index = quantize(tf.constant(out["single/logits"][0])).numpy()
-    h, w, bits = codes.shape[1:]
-    masks = [m.numpy() for m in pass_masks(h, w, bits, bundle.context_model.groups)]
-    payloads = [code_bits(np.concatenate([index[t][m] for m in masks]),
-                          np.concatenate([codes[t][m] for m in masks]))
-                + bits_check(codes[t]) for t in range(T)]
+    payloads = payloads_from_table_indices(codes, index, bundle.context_model.groups)
     header = file_format.Header("checkerboard", codec.model_id("checkerboard"), height, width)
     assert file_format.write(header, payloads) == codec.compress(photo, T)
 
@@ -340,8 +332,6 @@ def test_served_outputs_rebuild_the_files_of_tfrnn_compress(fresh, bundle, photo
 def test_served_table_index_is_the_integer_coders(fresh, bundle, reference):
     """`table_index` from the SavedModel in a fresh process is exactly what the integer
     model's coder uses: its payloads rebuild from it, and its probabilities are the tables'."""
-    from tfrnn.context_model import pass_masks
-
     _, out = fresh
     integer = integer_context_model(bundle.context_model)
     want = integer_table_index(integer.logits(reference["batch_codes"].transpose(
@@ -350,12 +340,9 @@ def test_served_table_index_is_the_integer_coders(fresh, bundle, reference):
     np.testing.assert_array_equal(out["probabilities/table_probability"],
                                   table_probabilities().astype(np.float32)[want])
     codes = reference["codes"]
-    index = out["single/table_index"][0]
-    masks = [m.numpy() for m in pass_masks(*codes.shape[1:], bundle.context_model.groups)]
-    payloads = [code_bits(np.concatenate([index[t][m] for m in masks]),
-                          np.concatenate([codes[t][m] for m in masks]))
-                + bits_check(codes[t]) for t in range(T)]
-    assert payloads == entropy_coder(integer).encode(codes)
+    assert payloads_from_table_indices(codes, out["single/table_index"][0],
+                                       bundle.context_model.groups) == entropy_coder(
+        integer).encode(codes)
 
 
 @pytest.mark.parametrize("case, message", [

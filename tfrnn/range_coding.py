@@ -336,6 +336,29 @@ class RasterCoder(EntropyCoder):
         return codes.numpy() if bool(ok) else None
 
 
+def coding_order(values: np.ndarray, active: np.ndarray, groups: int | None) -> np.ndarray:
+    """One iteration's per-bit values [h, w, bits] (bits or table indices) in the order its
+    coder codes them, active cells [h, w] only: pass by pass for the checkerboard kind (its
+    `groups`), raster order for the raster kind (None)."""
+    if groups is None:
+        return values[active].reshape(-1)
+    h, w, bits = values.shape
+    return np.concatenate([values[m.numpy() & active[..., None]]
+                           for m in pass_masks(h, w, bits, groups)])
+
+
+def payloads_from_table_indices(codes: np.ndarray, index: np.ndarray,
+                                groups: int | None) -> list[bytes]:
+    """The payloads `encode(codes)` writes, from every bit's table index [T, h, w, bits]
+    computed at once by teacher forcing (an integer model's logits through
+    `integer_table_index`, or the served `table_index`): what a client with the range coder
+    writes. `groups` as in `coding_order`."""
+    active = np.any(codes != 0, axis=-1)
+    return [code_bits(coding_order(index[t], active[t], groups),
+                      coding_order(codes[t], active[t], groups)) + bits_check(codes[t])
+            for t in range(len(codes))]
+
+
 class IntegerCoding:
     """What the integer models' coders change: memory and features are integers in float64,
     and the table indices come from the integer logits in int64 (`integer_table_index`):
