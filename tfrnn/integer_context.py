@@ -116,11 +116,22 @@ def lookup_tables() -> tuple[np.ndarray, np.ndarray]:
             _correctly_rounded(ONE * np.tanh(t), tanh))
 
 
+def _constant(values: np.ndarray):
+    """Integers of at most 24 bits (weights, table entries) as a float32 constant: exact, and
+    half the size of float64 in a traced graph or SavedModel."""
+    return tf.constant(np.asarray(values, np.float32))
+
+
+def _float64(values):
+    """float32 integers (a numpy array or a tensor) as float64, exactly."""
+    return tf.cast(_constant(values) if isinstance(values, np.ndarray) else values, tf.float64)
+
+
 def _lookup(table: np.ndarray, x):
     """table[clip(x) + R·2^F] for integer pre-activations x (float64) at scale 2^F."""
     r = (len(table) - 1) // 2
     index = tf.cast(tf.clip_by_value(x, -r, r) + r, tf.int32)
-    return tf.gather(tf.constant(table.astype(np.float64)), index)
+    return _float64(tf.gather(_constant(table), index))
 
 
 def sigmoid(x):
@@ -196,7 +207,7 @@ class IntegerConv:
     @_on_cpu
     def __call__(self, x):
         """[N, h, w, out] at scale 2^F (integers in float64) from integers x [N, h, w, in]."""
-        return self._requantize(tf.nn.conv2d(tf.cast(x, tf.float64), tf.constant(self.kernel),
+        return self._requantize(tf.nn.conv2d(tf.cast(x, tf.float64), _float64(self.kernel),
                                              1, "SAME"))
 
     @_on_cpu
@@ -231,7 +242,7 @@ class IntegerConv:
                                [max(0, -mj), max(0, mj + nj - 1)], [0, 0]])
                 grid = grid[:, max(0, mi):max(0, mi) + rows + ni - 1,
                             max(0, mj):max(0, mj) + columns + nj - 1]
-                total += tf.nn.conv2d(grid, tf.constant(kernel), 1, "VALID")
+                total += tf.nn.conv2d(grid, _float64(kernel), 1, "VALID")
         return self._requantize(total)
 
     @_on_cpu
@@ -241,7 +252,7 @@ class IntegerConv:
         rows = self.kernel.shape[0] // 2 + 1
         kernel = self.kernel[:rows].reshape(-1, self.kernel.shape[-1])
         return self._requantize(tf.matmul(tf.reshape(tf.cast(window, tf.float64), (1, -1)),
-                                          tf.constant(kernel)))
+                                          _float64(kernel)))
 
 
 class IntegerGRU:
