@@ -19,8 +19,12 @@ as they are (the caller chooses their size):
 - `encode`: `images` uint8 [B, H, W, 3], `iterations` -> `codes` [B, T, h, w, bits];
 - `decode`: `codes` [B, T, h, w, bits], `height`, `width` -> `images` uint8 [B, H, W, 3];
 - `bit_probabilities` (only with a context model): `codes` [B, T, h, w, bits] ->
-  `probabilities` P(bit = +1) and `logits`, same shape (teacher forcing: each bit given the
-  codes before it, which is what the range coder of `tfrnn compress` quantizes).
+  `probabilities` P(bit = +1) and `logits` of the float context model, same shape (teacher
+  forcing: each bit given the codes before it), and `table_index` (int32), the range coder's
+  table of each bit as the integer context model computes it (`tfrnn.integer_context`,
+  bit-exact on every machine: FORMAT.md modes 3 and 4), with `table_probability`, that table's
+  P(bit = +1). A client with the range coder rebuilds `tfrnn compress`'s portable payloads from
+  `table_index` exactly (checkerboard: one call gives every pass's tables).
 
 `codes_bytes` holds the sign bits (+1 → 1, −1 → 0) of the codes [T, h, w, bits] in C order,
 8 per byte, most significant bit first; each iteration fills whole bytes (bits % 8 == 0), so
@@ -38,7 +42,9 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
+from tfrnn.integer_context import IntegerContextModel, integer_context_model
 from tfrnn.model import RecurrentCodec
+from tfrnn.range_coding import integer_table_index, table_probabilities
 from tfrnn.tiling import DEFAULT_MAX_PIXELS, DEFAULT_TILE
 
 MAX_SIDE = 1 << 20  # largest height or width a decoding request may name
@@ -72,6 +78,7 @@ class _Networks:
 
     codec: RecurrentCodec
     context_model: keras.layers.Layer | None
+    integer_model: IntegerContextModel | None
 
 
 class ServingModule(tf.Module):
@@ -85,7 +92,8 @@ class ServingModule(tf.Module):
     def __init__(self, codec: RecurrentCodec, context_model: keras.layers.Layer | None,
                  max_iterations: int, fingerprint: str, tile: int = DEFAULT_TILE):
         super().__init__(name="tfrnn_serving")
-        self._networks = _Networks(codec, context_model)
+        self._networks = _Networks(codec, context_model, None if context_model is None
+                                   else integer_context_model(context_model))
         layers = [codec] + ([context_model] if context_model is not None else [])
         self.model_variables = [v.value for layer in layers for v in layer.variables]
         self.max_iterations = int(max_iterations)
@@ -117,6 +125,10 @@ class ServingModule(tf.Module):
     @property
     def context_model(self) -> keras.layers.Layer | None:
         return self._networks.context_model
+
+    @property
+    def integer_model(self) -> IntegerContextModel | None:
+        return self._networks.integer_model
 
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
         """Signature name -> concrete function, as passed to `tf.saved_model.save`."""
@@ -274,4 +286,9 @@ class ServingModule(tf.Module):
             time_major = tf.transpose(codes, [1, 0, 2, 3, 4])
         logits = tf.transpose(tf.cast(self.context_model.logits(time_major), tf.float32),
                               [1, 0, 2, 3, 4])
-        return {"probabilities": tf.sigmoid(logits), "logits": logits}
+        integer = self.integer_model
+        index = tf.transpose(integer_table_index(integer.logits(time_major), integer.logit_bits),
+                             [1, 0, 2, 3, 4])
+        table = tf.constant(table_probabilities(), tf.float32)
+        return {"probabilities": tf.sigmoid(logits), "logits": logits, "table_index": index,
+                "table_probability": tf.gather(table, index)}

@@ -32,8 +32,14 @@ from tfrnn.codec import Codec
 from tfrnn.configs import CodecConfig, get_config
 from tfrnn.context_model import make_context_model
 from tfrnn.images import encode_png
+from tfrnn.integer_context import integer_context_model
 from tfrnn.model import RecurrentCodec
-from tfrnn.range_coding import bits_check, code_bits, quantize
+from tfrnn.range_coding import (
+    entropy_coder,
+    integer_table_index,
+    payloads_from_table_indices,
+    table_probabilities,
+)
 
 NAME = "tiny"
 T = 3              # iterations used in the checks
@@ -99,7 +105,8 @@ cells = spec["tile_cells"]  # the tiles' code maps, coded apart as `tfrnn compre
 tiles = [single[:, :, y:y + cells, x:x + cells] for y in range(0, single.shape[2], cells)
          for x in range(0, single.shape[3], cells)]
 for i, codes in enumerate(tiles):
-    out[f"tile{i}/logits"] = sig["bit_probabilities"](codes=tf.constant(codes))["logits"].numpy()
+    s = sig["bit_probabilities"](codes=tf.constant(codes))
+    out.update({f"tile{i}/" + n: s[n].numpy() for n in ("logits", "table_index")})
 
 errors = {}
 
@@ -318,11 +325,10 @@ def test_bit_probabilities_match_context_model(fresh, reference):
 
 
 def test_served_outputs_rebuild_the_files_of_tfrnn_compress(fresh, bundle, tiled, photo):
-    """A client with the range coder gets exactly `tfrnn compress`'s files (raw and entropy),
-    tile by tile."""
+    """A client with the range coder gets exactly `tfrnn compress`'s files (raw and portable
+    entropy-coded), tile by tile, from the served codes and table indices."""
     from export.client import raw_file
     from tfrnn import tiling
-    from tfrnn.context_model import pass_masks
 
     _, out = fresh
     height, width = photo.shape[:2]
@@ -334,18 +340,31 @@ def test_served_outputs_rebuild_the_files_of_tfrnn_compress(fresh, bundle, tiled
     codes = codes.reshape(out["compress/code_shape"])
     payloads = [[] for _ in range(T)]
     for tile in tiling.grid(height, width, TILE):
-        # The coder's checkerboard order: pass by pass, each pass's bits in C order.
-        index = quantize(tf.constant(out[f"tile{tile.index}/logits"][0])).numpy()
         part = codes[(slice(None),) + tile.cells(stride)]
-        masks = [m.numpy() for m in pass_masks(*part.shape[1:], bundle.context_model.groups)]
-        for t in range(T):
-            payloads[t].append(code_bits(np.concatenate([index[t][m] for m in masks]),
-                                         np.concatenate([part[t][m] for m in masks]))
-                               + bits_check(part[t]))
-    header = file_format.Header("checkerboard", tiled.model_id("checkerboard"), height, width,
-                                tile=TILE)
+        for t, payload in enumerate(payloads_from_table_indices(
+                part, out[f"tile{tile.index}/table_index"][0], bundle.context_model.groups)):
+            payloads[t].append(payload)
+    mode = "checkerboard-integer"
+    header = file_format.Header(mode, tiled.model_id(mode), height, width, tile=TILE)
+    assert tiled.default_mode == mode
     assert (file_format.write(header, [file_format.join_tiles(p) for p in payloads])
             == tiled.compress(photo, T))
+
+
+def test_served_table_index_is_the_integer_coders(fresh, bundle, reference):
+    """`table_index` from the SavedModel in a fresh process is exactly what the integer
+    model's coder uses: its payloads rebuild from it, and its probabilities are the tables'."""
+    _, out = fresh
+    integer = integer_context_model(bundle.context_model)
+    want = integer_table_index(integer.logits(reference["batch_codes"].transpose(
+        1, 0, 2, 3, 4)), integer.logit_bits).numpy().transpose(1, 0, 2, 3, 4)
+    np.testing.assert_array_equal(out["probabilities/table_index"], want)
+    np.testing.assert_array_equal(out["probabilities/table_probability"],
+                                  table_probabilities().astype(np.float32)[want])
+    codes = reference["codes"][:, :TILE // bundle.codec.stride, :TILE // bundle.codec.stride]
+    assert payloads_from_table_indices(codes, out["tile0/table_index"][0],
+                                       bundle.context_model.groups) == entropy_coder(
+        integer).encode(codes)
 
 
 @pytest.mark.parametrize("case, message", [
@@ -464,7 +483,8 @@ def test_saved_model_cli_show_lists_signatures(exported):
         "decode": {"inputs/codes": codes, "inputs/height": scalar_int,
                    "inputs/width": scalar_int, "outputs/images": ("DT_UINT8", "(-1, -1, -1, 3)")},
         "bit_probabilities": {"inputs/codes": codes, "outputs/probabilities": codes,
-                              "outputs/logits": codes},
+                              "outputs/logits": codes, "outputs/table_probability": codes,
+                              "outputs/table_index": ("DT_INT32", codes[1])},
     }
 
 

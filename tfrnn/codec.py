@@ -8,10 +8,12 @@ run directory, or a shipped pretrained name; `DEFAULT_MODEL` if None) and return
     codec.compress(image, optimize=N) -> bytes        # codes searched N steps (`tfrnn.rdo`)
     codec.decompress(data, iterations=None) -> uint8 [H, W, 3]
 
-Files are entropy-coded with the bundle's context model when it has one (raw bits otherwise,
-or with `raw=True`); see FORMAT.md. The header's model id is the first 16 bytes of the codec's
-fingerprint for raw files and of the bundle's fingerprint (codec + context model) for
-entropy-coded files, so a file only decodes with the weights that made it.
+Files are entropy-coded with the bundle's context model converted to integer arithmetic when
+it has one (`tfrnn.integer_context`: the same table indices on every machine; raw bits
+otherwise, or with `raw=True`); files made with the float model decode too. See FORMAT.md.
+The header's model id is the first 16 bytes of the codec's fingerprint for raw files and of the
+bundle's fingerprint (codec + context model) for entropy-coded files, so a file only decodes
+with the weights that made it.
 Images larger than one tile (`tfrnn.tiling`, default 1024×1024) are coded as independent tiles,
 in batches of tiles of one shape, so memory is bounded whatever the image size (format
 version 3). The networks run as `tf.function`s with shape-free input signatures: traced once,
@@ -31,6 +33,7 @@ import tensorflow as tf
 from tfrnn import adaptive, file_format, rdo, tiling
 from tfrnn.bundle import PRETRAINED_DIR, Bundle, load_bundle
 from tfrnn.errors import UserError
+from tfrnn.integer_context import integer_context_model
 from tfrnn.range_coding import EntropyCoder, entropy_coder, pack_bits, unpack_bits
 
 DEFAULT_MODEL = "default"
@@ -94,9 +97,13 @@ class Codec:
         self.max_pixels = tiling.DEFAULT_MAX_PIXELS
         context = bundle.context_model
         self.coders: dict[str, EntropyCoder] = {}
+        self.default_mode = "raw"
         if context is not None:
+            # The float model decodes files made with it; files are written with its integer
+            # conversion, bit-exact on every machine (FORMAT.md, modes 3 and 4).
             self.coders[context.kind] = entropy_coder(context)
-        self.default_mode = context.kind if context is not None else "raw"
+            self.default_mode = f"{context.kind}-integer"
+            self.coders[self.default_mode] = entropy_coder(integer_context_model(context))
         self.entropy_coder = self.coders.get(self.default_mode)
         self._model_ids = {"raw": bytes.fromhex(self.model.fingerprint())}
         for mode in self.coders:
@@ -246,8 +253,7 @@ class Codec:
             if recons is not None:
                 recons[:, t.y: t.y + t.height, t.x: t.x + t.width] = tile_recons
         header = file_format.Header(mode, self.model_id(mode), height, width, adaptive_map,
-                                    tile if len(tiles) > 1 or mode not in
-                                    file_format.LEGACY_MODES else 0)
+                                    tile if len(tiles) > 1 else 0)
         if header.version < 3:
             payloads = [p[0] for p in parts[:used]]
         else:

@@ -29,6 +29,8 @@ true codes (teacher forcing) with standard TensorFlow ops only, for training and
 `CheckerboardCoder`, `RasterCoder`, made by `entropy_coder(model)`) gives it `encode` and
 `decode`, driving the same layers one pass (checkerboard) or one position (raster) at a time;
 the coders hold the range coder's custom ops, which the served SavedModels must not contain.
+What each kind computes from its layers lives in `CheckerboardNetwork` / `RasterNetwork`, shared
+with the integer models of `tfrnn.integer_context` (the same network in integer arithmetic).
 """
 
 from __future__ import annotations
@@ -117,8 +119,99 @@ def _conv(filters: int, kernel: int, name: str, activation=None) -> keras.layers
     return keras.layers.Conv2D(filters, kernel, padding="same", activation=activation, name=name)
 
 
+class ContextNetwork:
+    """What a context model computes from its layers, whatever their arithmetic: shared by the
+    float models here and the integer models (`tfrnn.integer_context`), whose layers have the
+    same names and calls (`memory(codes, (state,)) -> (state, (state,))`, `prior(memory)`, ...).
+    """
+
+    bits: int
+    filters: int
+
+    def advance(self, memory, previous_codes):
+        """The memory for iteration t from the memory of t−1 and the codes of t−1."""
+        return self.memory(previous_codes, (memory,))[0]
+
+    def features(self, memory):
+        """Prior features F_t [B, h, w, filters] from the memory of iteration t."""
+        return self.prior(memory)
+
+    def teacher_forced_logits(self, codes):
+        """Logits [T, B, h, w, bits] of every bit given the true codes [T, B, h, w, bits] (±1):
+        the memory scanned over the iterations, then each iteration's `iteration_logits`."""
+        shape = tf.shape(codes)
+        previous = tf.concat([tf.zeros_like(codes[:1]), codes[:-1]], axis=0)
+        start = self.initial_memory(shape[1], shape[2], shape[3])
+        memories = tf.scan(self.advance, previous, initializer=start)
+        features = self.features(tf.reshape(memories, tf.concat(
+            [[-1], tf.shape(memories)[2:]], axis=0)))
+        flat = tf.reshape(codes, tf.concat([[-1], shape[2:]], axis=0))
+        return tf.reshape(self.iteration_logits(features, flat), shape)
+
+    def iteration_logits(self, features, codes):
+        """Teacher-forced logits for one iteration's codes [N, h, w, bits] (±1) from its prior
+        features F [N, h, w, filters]."""
+        raise NotImplementedError
+
+
+class CheckerboardNetwork(ContextNetwork):
+    """The checkerboard kind's passes (module docstring)."""
+
+    groups: int
+
+    def pass_logits(self, step: int, features, known):
+        """Pass `step`: logits at every bit (only the pass's own are used) from F and `known`,
+        the codes of the earlier passes with zeros elsewhere."""
+        x = features
+        if step:
+            x = tf.concat([features, self.pass_context[step - 1](known)], axis=-1)
+        return self.pass_out[step](self.pass_hidden[step](x))
+
+    def iteration_logits(self, features, codes):
+        shape = tf.shape(codes)
+        known = tf.zeros_like(codes)
+        logits = None
+        for step, mask in enumerate(pass_masks(shape[1], shape[2], self.bits, self.groups)):
+            out = self.pass_logits(step, features, known)  # the passes partition the bits
+            logits = out if logits is None else tf.where(mask, out, logits)
+            known = tf.where(mask, codes, known)
+        return logits
+
+
+class RasterNetwork(ContextNetwork):
+    """The raster kind's causal convolution and row GRU (module docstring)."""
+
+    def row_input(self, features, causal):
+        return tf.concat([features, causal], axis=-1)
+
+    def row_step(self, row_input, state):
+        """One step of the row GRU on [N, h, 1, 2·filters]: (logits [N, h, 1, bits], state)."""
+        state = self.row(row_input, (state,))[0]
+        return self.row_out(state), state
+
+    def logits_at(self, features, window, state):
+        """Sequential step at one position: F there [1, 1, 1, filters], its causal window of
+        codes [1, 4, 7, bits] and the row state [1, 1, 1, filters] -> (logits, state)."""
+        causal = tf.reshape(self.causal.at(window), (1, 1, 1, self.filters))
+        return self.row_step(self.row_input(features, causal), state)
+
+    def iteration_logits(self, features, codes):
+        """Teacher-forced raster logits for [N, h, w, ·]: the row GRU scanned over columns."""
+        x = self.row_input(features, self.causal(codes))
+        columns = tf.transpose(x, (2, 0, 1, 3))[:, :, :, None, :]  # [w, N, h, 1, C]
+        shape = tf.shape(x)
+        state = tf.zeros((shape[0], shape[1], 1, self.filters), x.dtype)
+        zeros = tf.zeros((shape[0], shape[1], 1, self.bits), x.dtype)
+
+        def step(carry, column):
+            return self.row_step(column, carry[1])
+
+        logits, _ = tf.scan(step, columns, initializer=(zeros, state))
+        return tf.transpose(logits[:, :, :, 0, :], (1, 2, 0, 3))
+
+
 @keras.saving.register_keras_serializable(package="tfrnn")
-class ContextModel(keras.Model):
+class ContextModel(ContextNetwork, keras.Model):
     """P(bit = +1) of every code bit: the memory across iterations, shared by both kinds; each
     kind (`CheckerboardContextModel`, `RasterContextModel`) adds its context within an
     iteration (`iteration_logits`). Build one with `make_context_model(kind, ...)`.
@@ -149,37 +242,11 @@ class ContextModel(keras.Model):
         """The memory before iteration 0: zeros [batch, height, width, memory_units]."""
         return tf.zeros((batch, height, width, self.memory_units), self.compute_dtype)
 
-    def advance(self, memory, previous_codes):
-        """The memory for iteration t from the memory of t−1 and the codes of t−1."""
-        return self.memory(previous_codes, (memory,))[0]
-
-    def features(self, memory):
-        """Prior features F_t [B, h, w, filters] from the memory of iteration t."""
-        return self.prior(memory)
-
-    def memories(self, codes):
-        """Memory of every iteration [T, B, h, w, memory_units] from the true codes."""
-        shape = tf.shape(codes)
-        previous = tf.concat([tf.zeros_like(codes[:1]), codes[:-1]], axis=0)
-        start = self.initial_memory(shape[1], shape[2], shape[3])
-        return tf.scan(self.advance, previous, initializer=start)
-
     # -- teacher-forced, all at once ------------------------------------------------------------
 
     def call(self, codes):
         """Logits of P(bit = +1) [T, B, h, w, bits] for codes [T, B, h, w, bits] in ±1."""
-        codes = tf.convert_to_tensor(codes, self.compute_dtype)
-        shape = tf.shape(codes)
-        flat = tf.reshape(codes, tf.concat([[-1], shape[2:]], axis=0))
-        memories = self.memories(codes)
-        features = self.features(tf.reshape(memories, tf.concat(
-            [[-1], tf.shape(memories)[2:]], axis=0)))
-        return tf.reshape(self.iteration_logits(features, flat), shape)
-
-    def iteration_logits(self, features, codes):
-        """Teacher-forced logits for one iteration's codes [N, h, w, bits] (±1) from its prior
-        features F [N, h, w, filters]."""
-        raise NotImplementedError
+        return self.teacher_forced_logits(tf.convert_to_tensor(codes, self.compute_dtype))
 
     def logits(self, codes):
         """Logits of P(bit = +1) [T, B, h, w, bits] (the same as calling the model)."""
@@ -212,7 +279,7 @@ class ContextModel(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="tfrnn")
-class CheckerboardContextModel(ContextModel):
+class CheckerboardContextModel(CheckerboardNetwork, ContextModel):
     """The checkerboard kind: 2·`groups` parallel passes per iteration (module docstring)."""
 
     kind = "checkerboard"
@@ -236,29 +303,12 @@ class CheckerboardContextModel(ContextModel):
             self.pass_out[s].build((None, None, None, f))
         self.built = True
 
-    def pass_logits(self, step: int, features, known):
-        """Pass `step`: logits at every bit (only the pass's own are used) from F and `known`,
-        the codes of the earlier passes with zeros elsewhere."""
-        x = features
-        if step:
-            x = tf.concat([features, self.pass_context[step - 1](known)], axis=-1)
-        return self.pass_out[step](self.pass_hidden[step](x))
-
-    def iteration_logits(self, features, codes):
-        shape = tf.shape(codes)
-        logits = tf.zeros_like(codes)
-        known = tf.zeros_like(codes)
-        for step, mask in enumerate(pass_masks(shape[1], shape[2], self.bits, self.groups)):
-            logits = tf.where(mask, self.pass_logits(step, features, known), logits)
-            known = tf.where(mask, codes, known)
-        return logits
-
     def get_config(self):
         return {**super().get_config(), "groups": self.groups}
 
 
 @keras.saving.register_keras_serializable(package="tfrnn")
-class RasterContextModel(ContextModel):
+class RasterContextModel(RasterNetwork, ContextModel):
     """The raster kind (BinaryRNN reading): a causal 7×7 convolution and a GRU along each row;
     all bits of a position at once, one position after another (module docstring).
 
@@ -281,34 +331,6 @@ class RasterContextModel(ContextModel):
         self.row_out.build((None, None, None, f))
         self.built = True
 
-    def row_input(self, features, causal):
-        return tf.concat([features, causal], axis=-1)
-
-    def row_step(self, row_input, state):
-        """One step of the row GRU on [N, h, 1, 2·filters]: (logits [N, h, 1, bits], state)."""
-        state = self.row(row_input, (state,))[0]
-        return self.row_out(state), state
-
-    def logits_at(self, features, window, state):
-        """Sequential step at one position: F there [1, 1, 1, filters], its causal window of
-        codes [1, 4, 7, bits] and the row state [1, 1, 1, filters] -> (logits, state)."""
-        causal = tf.reshape(self.causal.at(window), (1, 1, 1, self.filters))
-        return self.row_step(self.row_input(features, causal), state)
-
-    def iteration_logits(self, features, codes):
-        """Teacher-forced raster logits for [N, h, w, ·]: the row GRU scanned over columns."""
-        x = self.row_input(features, self.causal(codes))
-        columns = tf.transpose(x, (2, 0, 1, 3))[:, :, :, None, :]  # [w, N, h, 1, C]
-        shape = tf.shape(x)
-        state = tf.zeros((shape[0], shape[1], 1, self.filters), x.dtype)
-        zeros = tf.zeros((shape[0], shape[1], 1, self.bits), x.dtype)
-
-        def step(carry, column):
-            return self.row_step(column, carry[1])
-
-        logits, _ = tf.scan(step, columns, initializer=(zeros, state))
-        return tf.transpose(logits[:, :, :, 0, :], (1, 2, 0, 3))
-
 
 CONTEXT_MODELS: dict[str, type[ContextModel]] = {
     "checkerboard": CheckerboardContextModel, "raster": RasterContextModel}
@@ -320,3 +342,4 @@ def make_context_model(kind: str = DEFAULT_KIND, **kwargs) -> ContextModel:
     if kind not in CONTEXT_MODELS:
         raise ValueError(f"unknown context model kind {kind!r}; choose from {KINDS}")
     return CONTEXT_MODELS[kind](**kwargs)
+

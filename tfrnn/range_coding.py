@@ -6,7 +6,11 @@ context model's logit of P(bit = +1) on a uniform grid over [−LOGIT_RANGE, LOG
 (`quantize`). A uniform grid in the logit spends its levels where −log2 p changes fastest; with
 256 levels the rounding costs well under 0.1 % of the bits. The encoder and the decoder compute
 the logits with the same traced functions on the same inputs (batch 1, same shapes, +0.0 for
-bits not known yet), so they pick the same tables and decoding reproduces the bits exactly.
+bits not known yet), so they pick the same tables and decoding reproduces the bits exactly —
+on one machine: float logits differ in their last bits between machines. The integer context
+models (`tfrnn.integer_context`) give integer logits that every machine computes exactly;
+`integer_table_index` maps them to the same tables in int64 (`IntegerCheckerboardCoder`,
+`IntegerRasterCoder`; FORMAT.md modes 3 and 4).
 
 One range-coder stream per iteration, followed by a 2-byte check of the bits it holds (the low
 16 bits of the CRC-32 of the packed bits): if a machine computed the context model differently
@@ -37,6 +41,11 @@ from tfrnn.context_model import (
     pass_masks,
 )
 from tfrnn.errors import UserError
+from tfrnn.integer_context import (
+    IntegerCheckerboardContextModel,
+    IntegerContextModel,
+    IntegerRasterContextModel,
+)
 
 LEVELS = 256
 LOGIT_RANGE = 12.0
@@ -67,6 +76,18 @@ def quantize(logits):
     scaled = (tf.clip_by_value(logits, -LOGIT_RANGE, LOGIT_RANGE) + LOGIT_RANGE) * (
         (LEVELS - 1) / (2.0 * LOGIT_RANGE))
     return tf.cast(tf.round(scaled), tf.int32)
+
+
+def integer_table_index(logits, fraction_bits: int):
+    """Table index (int32) of integer logits at scale 2^fraction_bits (an integer context
+    model's, `tfrnn.integer_context`), in int64 only: with L = LOGIT_RANGE·2^fraction_bits and
+    c the logit clipped to [−L, L], ((c + L)·2·(LEVELS − 1) + 2L) // (4L), i.e. the nearest
+    grid point, halves up."""
+    span = int(LOGIT_RANGE) << fraction_bits
+    clipped = tf.clip_by_value(tf.cast(logits, tf.int64), -span, span)
+    index = tf.math.floordiv((clipped + span) * (2 * (LEVELS - 1)) + 2 * span,
+                             tf.constant(4 * span, tf.int64))
+    return tf.cast(index, tf.int32)
 
 
 def code_bits(index: np.ndarray, bits: np.ndarray) -> bytes:
@@ -108,17 +129,25 @@ class EntropyCoder:
     depends only on iterations < t, so the first k payloads decode alone. `timings` accumulates
     seconds spent in the networks ("network"), in the range coder ("range_coding") and, for the
     raster model whose decoder interleaves both in one loop, in that loop ("raster_decode").
+    The integer models' coders (`IntegerCheckerboardCoder`, `IntegerRasterCoder`) differ only
+    in `state_dtype` and `_table_index`.
     """
 
-    def __init__(self, model: ContextModel):
+    state_dtype = tf.float32  # of the model's memory and prior features
+
+    def __init__(self, model: ContextModel | IntegerContextModel):
         self.model = model
         self.kind = model.kind
         self.timings: dict[str, float] = defaultdict(float)
-        memory = tf.TensorSpec((1, None, None, model.memory_units), tf.float32)
+        memory = tf.TensorSpec((1, None, None, model.memory_units), self.state_dtype)
         self._codes_spec = tf.TensorSpec((1, None, None, model.bits), tf.float32)
-        self._features_spec = tf.TensorSpec((1, None, None, model.filters), tf.float32)
+        self._features_spec = tf.TensorSpec((1, None, None, model.filters), self.state_dtype)
         self._advance = tf.function(model.advance, input_signature=[memory, self._codes_spec])
         self._features = tf.function(model.features, input_signature=[memory])
+
+    def _table_index(self, logits):
+        """Table indices (int32) of the model's logits."""
+        return quantize(logits)
 
     @contextlib.contextmanager
     def _timed(self, key: str) -> Iterator[None]:
@@ -202,7 +231,7 @@ class CheckerboardCoder(EntropyCoder):
         """Table indices [h, w, bits] of checkerboard pass `step` (one traced function)."""
         branches = [functools.partial(self.model.pass_logits, s, features, known)
                     for s in range(self.model.passes)]
-        return quantize(tf.switch_case(step, branches))[0]
+        return self._table_index(tf.switch_case(step, branches))[0]
 
     def _masks(self, height: int, width: int) -> list[np.ndarray]:
         return [m.numpy() for m in pass_masks(height, width, self.model.bits, self.model.groups)]
@@ -256,8 +285,8 @@ class RasterCoder(EntropyCoder):
         model, r = self.model, RASTER_KERNEL // 2
         shape = tf.shape(features)
         height, width = shape[1], shape[2]
-        known = tf.zeros((height + r, width + 2 * r, model.bits), features.dtype)
-        fresh = tf.zeros((1, 1, 1, model.filters), features.dtype)
+        known = tf.zeros((height + r, width + 2 * r, model.bits), tf.float32)
+        fresh = tf.zeros((1, 1, 1, model.filters), self.state_dtype)
         indices = tf.TensorArray(tf.int32, size=height * width)
 
         def body(n, known, state, aux, indices):
@@ -265,7 +294,7 @@ class RasterCoder(EntropyCoder):
             state = tf.where(tf.equal(j, 0), fresh, state)
             window = tf.slice(known, (i, j, 0), (r + 1, 2 * r + 1, model.bits))[None]
             logits, state = model.logits_at(features[:, i:i + 1, j:j + 1], window, state)
-            index = quantize(tf.reshape(logits, (model.bits,)))
+            index = self._table_index(tf.reshape(logits, (model.bits,)))
             aux, bits = take(aux, n, index)
             known = tf.tensor_scatter_nd_update(known, [[i + r, j + r]], bits[None])
             return n + 1, known, state, aux, indices.write(n, index)
@@ -286,11 +315,11 @@ class RasterCoder(EntropyCoder):
         def decode(handle, index):
             handle, symbols = tfc.entropy_decode_index(handle, index, [self.model.bits],
                                                        tf.int32)
-            return handle, tf.cast(symbols, features.dtype) * 2.0 - 1.0
+            return handle, tf.cast(symbols, tf.float32) * 2.0 - 1.0
 
         def take(handle, n, index):
             return tf.cond(flat_active[n], lambda: decode(handle, index),
-                           lambda: (handle, tf.zeros((self.model.bits,), features.dtype)))
+                           lambda: (handle, tf.zeros((self.model.bits,), tf.float32)))
 
         handle = tfc.create_range_decoder(stream, LOOKUP)
         codes, _, handle = self._raster_loop(features, take, handle)
@@ -307,10 +336,55 @@ class RasterCoder(EntropyCoder):
         return codes.numpy() if bool(ok) else None
 
 
-CODERS: dict[type[ContextModel], type[EntropyCoder]] = {
-    CheckerboardContextModel: CheckerboardCoder, RasterContextModel: RasterCoder}
+def coding_order(values: np.ndarray, active: np.ndarray, groups: int | None) -> np.ndarray:
+    """One iteration's per-bit values [h, w, bits] (bits or table indices) in the order its
+    coder codes them, active cells [h, w] only: pass by pass for the checkerboard kind (its
+    `groups`), raster order for the raster kind (None)."""
+    if groups is None:
+        return values[active].reshape(-1)
+    h, w, bits = values.shape
+    return np.concatenate([values[m.numpy() & active[..., None]]
+                           for m in pass_masks(h, w, bits, groups)])
 
 
-def entropy_coder(model: ContextModel) -> EntropyCoder:
-    """The coder of `model`'s kind."""
+def payloads_from_table_indices(codes: np.ndarray, index: np.ndarray,
+                                groups: int | None) -> list[bytes]:
+    """The payloads `encode(codes)` writes, from every bit's table index [T, h, w, bits]
+    computed at once by teacher forcing (an integer model's logits through
+    `integer_table_index`, or the served `table_index`): what a client with the range coder
+    writes. `groups` as in `coding_order`."""
+    active = np.any(codes != 0, axis=-1)
+    return [code_bits(coding_order(index[t], active[t], groups),
+                      coding_order(codes[t], active[t], groups)) + bits_check(codes[t])
+            for t in range(len(codes))]
+
+
+class IntegerCoding:
+    """What the integer models' coders change: memory and features are integers in float64,
+    and the table indices come from the integer logits in int64 (`integer_table_index`):
+    bit-exact on every machine."""
+
+    state_dtype = tf.float64
+    model: IntegerContextModel
+
+    def _table_index(self, logits):
+        return integer_table_index(logits, self.model.logit_bits)
+
+
+class IntegerCheckerboardCoder(IntegerCoding, CheckerboardCoder):
+    """`CheckerboardCoder` for `IntegerCheckerboardContextModel` (header mode 3)."""
+
+
+class IntegerRasterCoder(IntegerCoding, RasterCoder):
+    """`RasterCoder` for `IntegerRasterContextModel` (header mode 4)."""
+
+
+CODERS: dict[type, type[EntropyCoder]] = {
+    CheckerboardContextModel: CheckerboardCoder, RasterContextModel: RasterCoder,
+    IntegerCheckerboardContextModel: IntegerCheckerboardCoder,
+    IntegerRasterContextModel: IntegerRasterCoder}
+
+
+def entropy_coder(model: ContextModel | IntegerContextModel) -> EntropyCoder:
+    """The coder of `model`'s kind and arithmetic (float, or integer: `tfrnn.integer_context`)."""
     return CODERS[type(model)](model)
