@@ -56,3 +56,10 @@ for metric in ms-ssim-rgb psnr-rgb; do
         $T/tfrnn-default-tile256.json --metric $metric --reference tfrnn-default-tile0 \
         --at-bpp 0.25,0.5 --out $T/rd-$metric.png --table $T/summary-$metric.md
 done
+# The same on 2x upscales of kodim01-12 (1536x1024), where the default 1024-px tiles make a seam.
+T2=tiling/kodak-first12-2x
+for metric in ms-ssim-rgb psnr-rgb; do
+    $TFRNN plot $T2/tfrnn-default-tile0.json $T2/tfrnn-default-tile1024.json --metric $metric \
+        --reference tfrnn-default-tile0 --at-bpp 0.25,0.5 --out $T2/rd-$metric.png \
+        --table $T2/summary-$metric.md
+done
