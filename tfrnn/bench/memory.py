@@ -7,7 +7,9 @@ compress`/`tfrnn decompress` do (`Codec.compress`, `Codec.decompress`, the same 
 Each child first codes a 64×64 crop (so that tracing the networks is not timed), then reports
 the seconds spent coding (image I/O included; TensorFlow's start-up, the model load and the
 warm-up excluded, so that sizes compare) and its peak resident memory (the kernel's
-`ru_maxrss`). `--tile-size 0` measures the whole-image codec (what tfrnn did before tiles);
+`ru_maxrss`). `--savedmodel DIR` measures a `tfrnn export` SavedModel's `serving_default` and
+`decompress` signatures the same way (loaded with `tf.saved_model.load`; PNG in, PNG out).
+`--tile-size 0` measures the whole-image codec (what tfrnn did before tiles);
 sizes the memory guard refuses are recorded as refused, with its message. Results: JSON on
 stdout and in `--out`, a Markdown table beside.
 """
@@ -44,29 +46,68 @@ def synthetic_photo(source: np.ndarray, megapixels: float) -> np.ndarray:
     return np.asarray(Image.fromarray(source).resize((width, height), Image.BICUBIC))
 
 
+def _serve(action: str, saved_model: str, rest: list[str]) -> float:
+    """`serve-compress IN OUT ITERATIONS` (OUT: the codes and the size as .npz) or
+    `serve-decompress IN OUT` through a SavedModel's byte-level signatures; the seconds."""
+    import tensorflow as tf
+
+    from tfrnn.images import encode_png
+
+    signatures = tf.saved_model.load(saved_model).signatures
+
+    def compress(png: bytes, iterations: int) -> dict:
+        return signatures["serving_default"](image_bytes=tf.constant(png),
+                                             iterations=tf.constant(iterations))
+
+    def decompress(out: dict) -> bytes:
+        return signatures["decompress"](
+            codes_bytes=out["codes_bytes"], height=out["height"], width=out["width"],
+            iterations=out["iterations"])["image_bytes"].numpy()
+
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)
+    decompress(compress(encode_png(noise), 2))  # traces every function
+    start = time.perf_counter()
+    if action == "serve-compress":
+        src, dst, iterations = rest
+        out = compress(Path(src).read_bytes(), int(iterations))
+        with open(dst, "wb") as f:
+            np.savez(f, **{k: out[k].numpy() for k in ("codes_bytes", "height", "width",
+                                                         "iterations")})
+    else:
+        src, dst = rest
+        with np.load(src) as saved:
+            out = {k: tf.constant(saved[k]) for k in saved.files}
+        Path(dst).write_bytes(decompress(out))
+    return time.perf_counter() - start
+
+
 def _child(argv: Sequence[str]) -> int:
-    """In a fresh process: `compress MODEL TILE IN OUT ITERATIONS` or `decompress MODEL IN
-    OUT`; prints {"load_seconds", "seconds"} as JSON."""
+    """In a fresh process: `compress MODEL TILE IN OUT ITERATIONS`, `decompress MODEL IN OUT`,
+    or `serve-compress|serve-decompress SAVEDMODEL ...` (`_serve`); prints the seconds and the
+    peak RSS as JSON."""
     from tfrnn import file_format
     from tfrnn.codec import load_codec
     from tfrnn.images import load_image, save_png
 
     action, model, *rest = argv
     start = time.perf_counter()
-    codec = load_codec(model)
-    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)
-    codec.decompress(codec.compress(noise, 2))  # traces every network
-    loaded = time.perf_counter()
-    if action == "compress":
-        tile, src, dst, iterations = rest
-        codec.max_pixels = 1 << 40
-        image = load_image(src, codec.max_pixels)
-        atomic.write_bytes(dst, codec.compress(image, int(iterations), tile=int(tile)))
+    if action.startswith("serve-"):
+        seconds = _serve(action, model, rest)
+        loaded = start
     else:
-        src, dst = rest
+        codec = load_codec(model)
+        noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)
+        codec.decompress(codec.compress(noise, 2))  # traces every network
         codec.max_pixels = 1 << 40
-        save_png(dst, codec.decompress(file_format.parse(Path(src).read_bytes()), name=src))
-    seconds = time.perf_counter() - loaded
+        loaded = time.perf_counter()
+        if action == "compress":
+            tile, src, dst, iterations = rest
+            image = load_image(src, codec.max_pixels)
+            atomic.write_bytes(dst, codec.compress(image, int(iterations), tile=int(tile)))
+        else:
+            src, dst = rest
+            save_png(dst, codec.decompress(file_format.parse(Path(src).read_bytes()), name=src))
+        seconds = time.perf_counter() - loaded
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
     print(json.dumps({"load_seconds": loaded - start, "seconds": seconds,
                       "peak_rss_bytes": peak}))
@@ -99,6 +140,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--tile-size", type=int, default=None,
                         help="default: the codec's; 0: whole images (before tiles)")
     parser.add_argument("--source", help="image to upscale (default: Kodak's kodim05)")
+    parser.add_argument("--savedmodel", metavar="VERSION_DIR",
+                        help="measure a `tfrnn export` SavedModel's serving_default and "
+                        "decompress signatures instead (its own tile size)")
     parser.add_argument("--out", help="JSON results file (a Markdown table is written beside)")
     args = parser.parse_args(list(argv))
     try:
@@ -122,11 +166,19 @@ def main(argv: Sequence[str]) -> int:
             row = {"megapixels": photo.shape[0] * photo.shape[1] / 1e6,
                    "width": photo.shape[1], "height": photo.shape[0]}
             del photo
-            row["compress"] = _measure(["compress", args.model, str(tile), str(src), str(coded),
-                                        str(args.iterations)])
-            if row["compress"]["exit"] == 0:
-                row["bytes"] = coded.stat().st_size
-                row["decompress"] = _measure(["decompress", args.model, str(coded), str(out)])
+            if args.savedmodel:
+                row["compress"] = _measure(["serve-compress", args.savedmodel, str(src),
+                                            str(coded), str(args.iterations)])
+                if row["compress"]["exit"] == 0:
+                    row["decompress"] = _measure(["serve-decompress", args.savedmodel,
+                                                  str(coded), str(out)])
+            else:
+                row["compress"] = _measure(["compress", args.model, str(tile), str(src),
+                                            str(coded), str(args.iterations)])
+                if row["compress"]["exit"] == 0:
+                    row["bytes"] = coded.stat().st_size
+                    row["decompress"] = _measure(["decompress", args.model, str(coded),
+                                                  str(out)])
             for key in ("compress", "decompress"):
                 if "seconds" in row.get(key, {}):
                     row[key]["seconds_per_megapixel"] = row[key]["seconds"] / row["megapixels"]
@@ -134,9 +186,13 @@ def main(argv: Sequence[str]) -> int:
             rows.append(row)
             for path in (src, coded, out):
                 path.unlink(missing_ok=True)
+    if args.savedmodel:
+        tile = json.loads((Path(args.savedmodel) / "assets" / "tfrnn_model.json").read_text()
+                          )["tile_size"]
     doc = {"name": "memory", "description": "peak RSS and seconds per megapixel, one fresh "
            "process per measurement (tfrnn bench memory)",
-           "model": args.model, "iterations": args.iterations, "tile_size": tile,
+           "model": args.savedmodel or args.model, "served": bool(args.savedmodel),
+           "iterations": args.iterations, "tile_size": tile,
            "source": source.name, "host": host_info(), "results": rows}
     if args.out:
         atomic.write_text(args.out, json.dumps(doc, indent=1) + "\n")
