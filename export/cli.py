@@ -64,7 +64,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--version", type=int, help="version number (default: next free)")
     parser.add_argument("--max-iterations", type=int,
                         help="largest iteration count a request may ask for "
-                             "(default: the config's training iterations)")
+                             "(default: the iterations the model was trained with)")
     parser.add_argument("--tile-size", type=int, default=DEFAULT_TILE, metavar="PX",
                         help="compress and decompress code PX x PX tiles one after another, "
                         "as `tfrnn compress` does (a multiple of the model's stride; 0: whole "
@@ -83,7 +83,8 @@ def main(argv: Sequence[str]) -> int:
     if args.tile_size < 0 or args.tile_size % stride or args.tile_size > MAX_TILE:
         raise UserError(f"--tile-size {args.tile_size}: must be 0 or a multiple of the model's "
                         f"stride {stride} up to {MAX_TILE}")
-    max_iterations = args.max_iterations or bundle.codec.codec_config.iterations
+    max_iterations = args.max_iterations or int(bundle.metadata.get("iterations")
+                                                or bundle.codec.codec_config.iterations)
     metadata = write_savedmodel(bundle, path, name=name, version=version,
                                 max_iterations=max_iterations, tile=args.tile_size)
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
