@@ -73,3 +73,30 @@ def test_memory_stays_bounded_in_a_fresh_process(tmp_path, kodak_dir):
         peaks[action] = json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_bytes"]
     assert load_image(tmp_path / "out.png").shape == photo.shape
     assert max(peaks.values()) < PEAK_BOUND, peaks
+
+
+@pytest.mark.slow
+def test_served_memory_stays_bounded_in_a_fresh_process(tmp_path, kodak_dir):
+    """The same 6-megapixel photo through the shipped model's SavedModel (`serving_default`,
+    then `decompress`), each signature in a fresh process, under PEAK_BOUND."""
+    from tfrnn import cli
+    from tfrnn.bench.memory import synthetic_photo
+    from tfrnn.images import decode_image, encode_png, load_image
+
+    photo = synthetic_photo(load_image(kodak_dir / "kodim05.png"), 6.0)
+    (tmp_path / "in.png").write_bytes(encode_png(photo, compress_level=1))
+    assert cli.run("export.cli:main", ["--checkpoint", "default", "--model-base-path",
+                                       str(tmp_path / "serving"), "--name", "tfrnn"]) == 0
+    model = str(tmp_path / "serving" / "tfrnn" / "1")
+    peaks = {}
+    for action, args in (("serve-compress", ["in.png", "codes.npz", "2"]),
+                         ("serve-decompress", ["codes.npz", "out.png"])):
+        done = subprocess.run([sys.executable, "-m", "tfrnn.bench.memory", "--child", action,
+                               model, *args], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=900)
+        assert done.returncode == 0, done.stderr[-2000:]
+        peaks[action] = json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_bytes"]
+    out = decode_image((tmp_path / "out.png").read_bytes())
+    assert out.shape == photo.shape
+    assert np.abs(out.astype(int) - photo).mean() < 20  # a real reconstruction
+    assert max(peaks.values()) < PEAK_BOUND, peaks
