@@ -6,8 +6,8 @@ compresses it to a `.tfrnn` file and another decompresses that file to PNG, as `
 compress`/`tfrnn decompress` do (`Codec.compress`, `Codec.decompress`, the same image I/O).
 Each child first codes a 64×64 crop (so that tracing the networks is not timed), then reports
 the seconds spent coding (image I/O included; TensorFlow's start-up, the model load and the
-warm-up excluded, so that sizes compare) and its peak resident memory (the kernel's
-`ru_maxrss`). `--savedmodel DIR` measures a `tfrnn export` SavedModel's `serving_default` and
+warm-up excluded, so that sizes compare) and its peak resident memory (`peak_rss`: the
+kernel's VmHWM). `--savedmodel DIR` measures a `tfrnn export` SavedModel's `serving_default` and
 `decompress` signatures the same way (loaded with `tf.saved_model.load`; PNG in, PNG out).
 `--tile-size 0` measures the whole-image codec (what tfrnn did before tiles);
 sizes the memory guard refuses are recorded as refused, with its message. Results: JSON on
@@ -108,10 +108,22 @@ def _child(argv: Sequence[str]) -> int:
             src, dst = rest
             save_png(dst, codec.decompress(file_format.parse(Path(src).read_bytes()), name=src))
         seconds = time.perf_counter() - loaded
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
     print(json.dumps({"load_seconds": loaded - start, "seconds": seconds,
-                      "peak_rss_bytes": peak}))
+                      "peak_rss_bytes": peak_rss()}))
     return 0
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes: VmHWM of /proc/self/status, the peak of
+    this program alone (`ru_maxrss` also counts, after fork and exec, the parent's resident
+    memory at the fork); `ru_maxrss` where /proc is absent."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
 
 
 def _measure(args: list[str]) -> dict:
