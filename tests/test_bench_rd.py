@@ -115,7 +115,7 @@ def test_tfrnn_model_by_truncation(small_dir, tmp_path):
     model = str(save_bundle(tmp_path / "bundle", Bundle(net)))
     codec = rd.load_model(model)
     image = np.asarray(Image.open(small_dir / "a.png").convert("RGB"))
-    trials = rd.model_sweep(model, image, (1, 2))
+    trials = list(rd.model_sweep(model, image, (1, 2)))
     data = codec.compress(image, iterations=codec.max_iterations)
     assert [t.nbytes for t in trials] == [len(truncate(data, iterations=k)) for k in (1, 2)]
     assert trials[0].nbytes < trials[1].nbytes

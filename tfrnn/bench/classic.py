@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,15 +164,14 @@ def decode(data: bytes) -> np.ndarray:
         return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
-def sweep(codec: ClassicCodec, image: np.ndarray, settings: Sequence[float]) -> list[Trial]:
-    """Encode and decode `image` (uint8 [H, W, 3]) at every setting, timing both."""
+def sweep(codec: ClassicCodec, image: np.ndarray, settings: Sequence[float]) -> Iterator[Trial]:
+    """Encode and decode `image` (uint8 [H, W, 3]) at every setting, timing both; one trial
+    at a time, so that a consumer holds one decoded image at once."""
     pil = Image.fromarray(image)
-    trials = []
     for setting in settings:
         t0 = time.perf_counter()
         data = encode(codec, pil, setting)
         t1 = time.perf_counter()
         decoded = decode(data)
         t2 = time.perf_counter()
-        trials.append(Trial(float(setting), len(data), t1 - t0, t2 - t1, decoded))
-    return trials
+        yield Trial(float(setting), len(data), t1 - t0, t2 - t1, decoded)

@@ -30,7 +30,8 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ from tfrnn.bench.classic import Trial
 from tfrnn.bench.results import shared_path, write_results
 from tfrnn.errors import UserError
 from tfrnn.images import list_images, load_image
+from tfrnn.tiling import check_memory
 
 AVERAGING = (
     "Each entry is the mean over images at one {setting} (the convention of the published Kodak "
@@ -115,13 +117,14 @@ def optimized_result_id(model: str | None, steps: int, raw: bool = False) -> str
 
 def model_sweep(model: str | None, image: np.ndarray, iterations: Sequence[int],
                 block_snr: float | None = None, optimize: int = 0,
-                raw: bool = False, tile: int | None = None) -> list[Trial]:
+                raw: bool = False, tile: int | None = None) -> Iterator[Trial]:
     """Compress once at the model's maximum iterations (spatially adaptive with `block_snr`,
     codes searched `optimize` steps, raw bits if `raw`, tiles of `tile` px if given); decode
     each truncation to k iterations (the whole file if it holds fewer).
 
     The encoding time of every point is that one compression (progressive coding produces all
-    iteration counts at once); the decoding time is the truncated file's.
+    iteration counts at once); the decoding time is the truncated file's. One trial at a time,
+    so that a consumer holds one decoded image at once.
     """
     from tfrnn.file_format import parse, truncate
 
@@ -131,27 +134,27 @@ def model_sweep(model: str | None, image: np.ndarray, iterations: Sequence[int],
                           optimize=optimize, raw=raw, tile=tile)
     encode_s = time.perf_counter() - t0
     stored = parse(data).iterations
-    trials = []
     for k in iterations:
         part = truncate(data, iterations=min(k, stored))
         t0 = time.perf_counter()
         decoded = np.asarray(codec.decompress(part), dtype=np.uint8)
-        trials.append(Trial(float(k), len(part), encode_s, time.perf_counter() - t0, decoded))
-    return trials
+        yield Trial(float(k), len(part), encode_s, time.perf_counter() - t0, decoded)
 
 
-def trial_rows(image: np.ndarray, trials: Sequence[Trial]) -> dict[str, list[float]]:
-    """Per-setting values for one image: bpp, times and every metric."""
+def trial_rows(image: np.ndarray, trials: Iterable[Trial]) -> dict[str, list[float]]:
+    """Per-setting values for one image: bpp, times and every metric, each trial's metrics
+    computed as it comes (one decoded image held at a time)."""
+    pixels = image.shape[0] * image.shape[1]
+    rows: dict[str, list[float]] = defaultdict(list)
     for t in trials:
         if t.decoded.shape != image.shape:
             raise ValueError(f"decoded shape {t.decoded.shape} != original {image.shape}")
-    pixels = image.shape[0] * image.shape[1]
-    rows = {k: v.tolist() for k, v in
-            metrics.evaluate(image, np.stack([t.decoded for t in trials])).items()}
-    rows["bpp"] = [8.0 * t.nbytes / pixels for t in trials]
-    rows["encoding_time"] = [t.encode_s for t in trials]
-    rows["decoding_time"] = [t.decode_s for t in trials]
-    return rows
+        for key, values in metrics.evaluate(image, t.decoded[None]).items():
+            rows[key].append(float(values[0]))
+        rows["bpp"].append(8.0 * t.nbytes / pixels)
+        rows["encoding_time"].append(t.encode_s)
+        rows["decoding_time"].append(t.decode_s)
+    return dict(rows)
 
 
 def evaluate_image(job: Job) -> ImageResult:
@@ -165,6 +168,12 @@ def evaluate_image(job: Job) -> ImageResult:
     if min(image.shape[:2]) < metrics.MS_SSIM_MIN_SIDE:
         result.error = (f"{job.path}: {image.shape[1]}x{image.shape[0]} is too small for "
                         f"5-scale MS-SSIM (sides >= {metrics.MS_SSIM_MIN_SIDE} px)")
+        return result
+    try:  # the codecs work in bounded memory; the metrics are whole-image
+        check_memory(image.shape[0] * image.shape[1] * metrics.EVALUATE_BYTES_PER_PIXEL,
+                     job.path, "computing the metrics")
+    except UserError as e:
+        result.error = str(e)
         return result
     sources: list[tuple[str, Any]] = [
         (cid, functools.partial(classic.sweep, classic.CODECS[cid], image, settings))
