@@ -14,7 +14,7 @@ from pathlib import Path
 from tfrnn.cli import ArgumentParser
 from tfrnn.errors import UserError
 from tfrnn.file_format import MAX_TILE
-from tfrnn.tiling import DEFAULT_TILE
+from tfrnn.tiling import DEFAULT_TILE, valid_tile
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -80,7 +80,7 @@ def main(argv: Sequence[str]) -> int:
 
     bundle = load_bundle(args.checkpoint)
     stride = bundle.codec.stride
-    if args.tile_size < 0 or args.tile_size % stride or args.tile_size > MAX_TILE:
+    if not valid_tile(args.tile_size, stride):
         raise UserError(f"--tile-size {args.tile_size}: must be 0 or a multiple of the model's "
                         f"stride {stride} up to {MAX_TILE}")
     max_iterations = args.max_iterations or int(bundle.metadata.get("iterations")

@@ -50,6 +50,18 @@ def test_pixel_and_memory_guards(monkeypatch):
         tiling.check_memory(2 << 30, "x", "this")
 
 
+def _child_peaks(cwd, runs: dict[str, list[str]]) -> dict[str, int]:
+    """Run each `tfrnn bench memory` child action in turn in a fresh process (in `cwd`); the
+    peak resident memory each reports."""
+    peaks = {}
+    for action, args in runs.items():
+        done = subprocess.run([sys.executable, "-m", "tfrnn.bench.memory", "--child", action,
+                               *args], cwd=cwd, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-2000:]
+        peaks[action] = json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_bytes"]
+    return peaks
+
+
 PEAK_BOUND = 2.5 * 2**30  # bytes; coding 6 MP at once would need ~7 GiB with the shipped model
 
 
@@ -63,14 +75,8 @@ def test_memory_stays_bounded_in_a_fresh_process(tmp_path, kodak_dir):
     photo = synthetic_photo(load_image(kodak_dir / "kodim05.png"), 6.0)
     save_png(tmp_path / "in.png", photo)
     assert photo.shape[0] * photo.shape[1] * tiling.NETWORK_BYTES_PER_PIXEL > 2 * PEAK_BOUND
-    peaks = {}
-    for action, args in (("compress", ["default", "1024", "in.png", "in.tfrnn", "2"]),
-                         ("decompress", ["default", "in.tfrnn", "out.png"])):
-        done = subprocess.run([sys.executable, "-m", "tfrnn.bench.memory", "--child", action,
-                               *args], cwd=tmp_path, capture_output=True, text=True,
-                              timeout=900)
-        assert done.returncode == 0, done.stderr[-2000:]
-        peaks[action] = json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_bytes"]
+    peaks = _child_peaks(tmp_path, {"compress": ["default", "1024", "in.png", "in.tfrnn", "2"],
+                                    "decompress": ["default", "in.tfrnn", "out.png"]})
     assert load_image(tmp_path / "out.png").shape == photo.shape
     assert max(peaks.values()) < PEAK_BOUND, peaks
 
@@ -88,14 +94,8 @@ def test_served_memory_stays_bounded_in_a_fresh_process(tmp_path, kodak_dir):
     assert cli.run("export.cli:main", ["--checkpoint", "default", "--model-base-path",
                                        str(tmp_path / "serving"), "--name", "tfrnn"]) == 0
     model = str(tmp_path / "serving" / "tfrnn" / "1")
-    peaks = {}
-    for action, args in (("serve-compress", ["in.png", "codes.npz", "2"]),
-                         ("serve-decompress", ["codes.npz", "out.png"])):
-        done = subprocess.run([sys.executable, "-m", "tfrnn.bench.memory", "--child", action,
-                               model, *args], cwd=tmp_path, capture_output=True, text=True,
-                              timeout=900)
-        assert done.returncode == 0, done.stderr[-2000:]
-        peaks[action] = json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_bytes"]
+    peaks = _child_peaks(tmp_path, {"serve-compress": [model, "in.png", "codes.npz", "2"],
+                                    "serve-decompress": [model, "codes.npz", "out.png"]})
     out = decode_image((tmp_path / "out.png").read_bytes())
     assert out.shape == photo.shape
     assert np.abs(out.astype(int) - photo).mean() < 20  # a real reconstruction

@@ -158,7 +158,7 @@ class Codec:
                             f"images only, not {image.shape[1]}x{image.shape[0]}")
         tile = self.tile if tile is None else int(tile)
         stride = self.model.stride
-        if tile and (tile % stride or tile > file_format.MAX_TILE or size is not None):
+        if not tiling.valid_tile(tile, stride) or (tile and size is not None):
             raise UserError(f"tile size must be 0 (whole image) or a multiple of {stride} up to "
                             f"{file_format.MAX_TILE} for model {self.name}, not {tile}")
         return image, tile
@@ -287,7 +287,7 @@ class Codec:
         if container.iterations > self.max_iterations:
             raise UserError(f"{name}: holds {container.iterations} iterations; model "
                             f"{self.name} has {self.max_iterations}")
-        if header.tile % self.model.stride:
+        if not tiling.valid_tile(header.tile, self.model.stride):
             raise UserError(f"{name}: tile size {header.tile} is not a multiple of the "
                             f"model's stride {self.model.stride}")
         self._tiles(header.height, header.width, header.tile, name)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tfrnn.errors import UserError
+from tfrnn.file_format import MAX_TILE
 
 DEFAULT_TILE = 1024
 BATCH_PIXELS = 1 << 20
@@ -50,6 +51,12 @@ class Tile:
         `stride`)."""
         y, x = self.y // stride, self.x // stride
         return (slice(y, y + -(-self.height // stride)), slice(x, x + -(-self.width // stride)))
+
+
+def valid_tile(tile: int, stride: int) -> bool:
+    """Whether `tile` is a tile size a codec of `stride` can code and a header can hold: 0
+    (the whole image) or a multiple of the stride up to `MAX_TILE`."""
+    return tile == 0 or (0 < tile <= MAX_TILE and tile % stride == 0)
 
 
 def grid(height: int, width: int, tile: int) -> list[Tile]:
