@@ -132,7 +132,7 @@ def test_run_with_a_model_of_ours_on_held_out_photos(tmp_path, astronaut):
     import keras
 
     from tfrnn.bundle import Bundle, save_bundle
-    from tfrnn.configs import thumb_conv_config
+    from tfrnn.configs import FEED_FORWARD, thumb_conv_config
     from tfrnn.context_model import CheckerboardContextModel
     from tfrnn.model import RecurrentCodec
 
@@ -141,6 +141,8 @@ def test_run_with_a_model_of_ours_on_held_out_photos(tmp_path, astronaut):
     context = CheckerboardContextModel(bits=32)  # untrained: the entropy-coded plumbing only
     context(np.ones((2, 1, 2, 2, 32), np.float32))
     bundle = save_bundle(tmp_path / "tiny-thumb", Bundle(codec, context))
+    residual = save_bundle(tmp_path / "tiny-residual", Bundle(RecurrentCodec(thumb_conv_config(
+        "r", 1 / 32, "tiny", cell=FEED_FORWARD).replace(iterations=2))))  # no context model
     images = tmp_path / "photos"
     for i in range(3):
         (images / "sub").mkdir(parents=True, exist_ok=True)
@@ -148,16 +150,21 @@ def test_run_with_a_model_of_ours_on_held_out_photos(tmp_path, astronaut):
     out = tmp_path / "out"
     assert thumbnails.main(["--images", str(images), "--held-out", "100", "--out", str(out),
                             "--codecs", "jpeg-420", "--quality", "jpeg-420=5,50,90",
-                            "--models", str(bundle), "--ssim-targets", "0.5"]) == 0
+                            "--models", f"{bundle},{residual}", "--ssim-targets", "0.5"]) == 0
     doc = json.loads((out / "tiny-thumb.json").read_text())
     res = doc["results"]
     assert doc["images"] == ["sub/p0.png", "sub/p1.png", "sub/p2.png"]
     assert res["bytes"] == [16.0, 32.0] and res["bpp"] == [0.125, 0.25]
     assert len(res["entropy-bytes"]) == 2 and 0 < res["entropy-bytes"][0] < res["entropy-bytes"][1]
     assert all(0 <= s <= 1 for s in res["ssim-rgb"])
+    doc = json.loads((out / "tiny-residual.json").read_text())
+    assert doc["model"]["config"] == "r" and doc["results"]["bytes"] == [16.0, 32.0]
+    assert "entropy-bytes" not in doc["results"]
     summary = (out / "summary.md").read_text()
     assert "tiny-thumb (ours), headerless" in summary and "tiny-thumb (ours), entropy-coded" \
         in summary and "SSIM @ 64 B" in summary
+    assert "| tiny-residual (ours), headerless |" in summary
+    assert "tiny-residual (ours), entropy-coded" not in summary
     assert (out / "ssim.png").stat().st_size > 0
     with pytest.raises(UserError, match="no image is in the held-out 0%"):
         thumbnails.main(["--images", str(images), "--held-out", "0", "--out", str(out)])

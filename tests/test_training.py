@@ -365,3 +365,29 @@ def test_resume_keeps_the_runs_learning_rate_unless_given(tmp_path):
     assert parse_options([*base, "--resume", "--lr", "1e-3"]).lr == 1e-3
     fresh = parse_options(base)
     assert (fresh.lr, fresh.lr_schedule) == (5e-4, "constant")
+
+
+def test_feed_forward_residual_autoencoder_trains_every_stage(data, tmp_path, capsys):
+    """The 2016 yardstick (`tfrnn.feedforward`) through `tfrnn train`: each step moves every
+    stage's weights; more iterations than stages is a one-line error."""
+    from tfrnn.configs import FEED_FORWARD, thumb_conv_config
+
+    config = thumb_conv_config("tiny-ff", 1 / 32, "tiny", cell=FEED_FORWARD).replace(
+        iterations=2)
+    path = tmp_path / "ff.json"
+    path.write_text(json.dumps(config.to_dict()))
+    run = tmp_path / "run"
+    argv = ["--data", data["tiles32"], "--config", path, *COMMON]
+    assert train(*argv, "--run-dir", run, "--steps", 2) == 0
+    before = load_bundle(run).codec
+    assert train(*argv, "--run-dir", run, "--steps", 4, "--resume") == 0
+    after = load_bundle(run).codec
+    assert after.codec_config.cell == FEED_FORWARD
+    for old, new in zip(before.encoder.weights + before.decoder.weights,
+                        after.encoder.weights + after.decoder.weights, strict=True):
+        assert new.shape[0] == 2
+        assert all(np.any(new.numpy()[s] != old.numpy()[s]) for s in range(2)), new.path
+    capsys.readouterr()
+    assert train(*argv, "--steps", 2, "--iterations", 3, "--run-dir", tmp_path / "r3") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "tiny-ff has 2 stages (one per iteration), not 3" in err[0]

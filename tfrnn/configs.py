@@ -5,7 +5,8 @@ one per recurrent unit and reconstruction framework; meant for GPUs.
 `cpu-*`: the same topology at a quarter of the widths (about 2.2 M weights for the LSTM),
 meant to train on a 2-core CPU.
 `tiny-*`: the same at 1/16 width, for tests and smoke runs (it does not compress well).
-`thumb-*`: the 2016 paper's 32×32 systems: fully-connected LSTM and conv/deconv LSTM (§3.2-3.3).
+`thumb-*`: the 2016 paper's 32×32 systems: fully-connected LSTM and conv/deconv LSTM (§3.2-3.3),
+and its feed-forward conv/deconv residual autoencoder (`tfrnn.feedforward`), the yardstick.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tfrnn.errors import UserError
 MAX_EXTRA_STEPS = 8  # priming / diffusion: extra network steps per iteration, at most
 FRAMEWORKS = ("one-shot", "additive", "residual-scaling")
 CELL_TYPES = ("lstm", "gru", "residual-gru", "associative-lstm")
+FEED_FORWARD = "feed-forward"  # no recurrent cell: one set of weights per iteration (stage)
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,14 @@ class CodecConfig:
     diffusion: int = 0
 
     def __post_init__(self):
-        if self.cell not in CELL_TYPES:
-            raise UserError(f"unknown cell {self.cell!r}; choose from {', '.join(CELL_TYPES)}")
+        if self.cell not in (*CELL_TYPES, FEED_FORWARD):
+            raise UserError(f"unknown cell {self.cell!r}; choose from "
+                            f"{', '.join((*CELL_TYPES, FEED_FORWARD))}")
+        if self.cell == FEED_FORWARD and (
+                self.framework != "additive" or self.priming or self.diffusion
+                or any(s.hidden_kernel != 1 for s in (*self.encoder, *self.decoder))):
+            raise UserError(f"config {self.name}: a feed-forward residual autoencoder is "
+                            "additive, without priming, diffusion or hidden kernels")
         if self.framework not in FRAMEWORKS:
             raise UserError(f"unknown framework {self.framework!r}; "
                             f"choose from {', '.join(FRAMEWORKS)}")
@@ -137,19 +145,25 @@ def reference_config(name: str, cell: str, framework: str, width: float,
     )
 
 
-def thumb_conv_config(name: str, width: float, description: str) -> CodecConfig:
+def thumb_conv_config(name: str, width: float, description: str,
+                      cell: str = "lstm") -> CodecConfig:
     """The 2016 conv/deconv LSTM (§3.3): strided conv LSTMs down to 2×2×32 bits, transposed
-    (deconvolutional) conv LSTMs back up; L2 loss. `width` scales every layer but the bits."""
+    (deconvolutional) conv LSTMs back up; L2 loss. `width` scales every layer but the bits.
+    With `cell` FEED_FORWARD, the same layer table as the feed-forward conv/deconv residual
+    autoencoder (each LSTM a convolution of its width, own weights per stage; no hidden
+    kernels)."""
 
     def w(n: int) -> int:
         return max(8, int(round(n * width)))
 
+    hidden = 1 if cell == FEED_FORWARD else 3
     return CodecConfig(
-        name=name, description=description, cell="lstm", framework="additive",
+        name=name, description=description, cell=cell, framework="additive",
         stem_filters=w(64), decoder_filters=w(512),
         encoder=(CellSpec(w(256), 3, 2, 1), CellSpec(w(512), 3, 2, 1), CellSpec(w(512), 3, 2, 1)),
         decoder=(CellSpec(w(512), 3, 2, 1, 1, True), CellSpec(w(512), 3, 2, 1, 1, True),
-                 CellSpec(w(256), 3, 2, 3, 1, True), CellSpec(w(128), 3, 2, 3, 1, True)),
+                 CellSpec(w(256), 3, 2, hidden, 1, True),
+                 CellSpec(w(128), 3, 2, hidden, 1, True)),
         loss="l2")
 
 
@@ -182,6 +196,10 @@ def _build_registry() -> dict[str, CodecConfig]:
     configs["thumb-conv-lstm-cpu"] = thumb_conv_config(
         "thumb-conv-lstm-cpu", 0.125,
         "Toderici 2016 conv/deconv LSTM at 1/8 width (same bits/iter; 2-core CPU)")
+    configs["thumb-conv-residual-cpu"] = thumb_conv_config(
+        "thumb-conv-residual-cpu", 0.125,
+        "Toderici 2016 feed-forward conv/deconv residual autoencoder, 16 stages with their own "
+        "weights, layer widths of thumb-conv-lstm-cpu (2-core CPU)", cell=FEED_FORWARD)
     return configs
 
 

@@ -12,7 +12,8 @@ import tensorflow as tf
 from keras import ops
 
 from tfrnn.cells import CELLS
-from tfrnn.configs import CellSpec, CodecConfig
+from tfrnn.configs import FEED_FORWARD, CellSpec, CodecConfig
+from tfrnn.feedforward import FeedForwardDecoder, FeedForwardEncoder
 
 
 def _make_cell(cell_type: str, spec: CellSpec, name: str):
@@ -173,7 +174,15 @@ class GainEstimator(keras.layers.Layer):
 
 
 def build_networks(config: CodecConfig):
-    """(encoder, decoder, gain estimator or None) for a configuration."""
+    """(encoder, decoder, gain estimator or None) for a configuration; a `feed-forward` one
+    gets the staged networks of `tfrnn.feedforward`, one stage per iteration."""
+    if config.cell == FEED_FORWARD:
+        return (FeedForwardEncoder(config.encoder, config.iterations, config.stem_filters,
+                                   config.stem_kernel, config.stem_stride, config.block,
+                                   name="encoder"),
+                FeedForwardDecoder(config.decoder, config.iterations, config.decoder_filters,
+                                   config.block, name="decoder"),
+                None)
     encoder = Encoder(config.cell, config.encoder, config.stem_filters, config.stem_kernel,
                       config.stem_stride, config.block, name="encoder")
     decoder = Decoder(config.cell, config.decoder, config.decoder_filters, config.block,

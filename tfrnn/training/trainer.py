@@ -30,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfrnn.configs import CodecConfig, get_config
+from tfrnn.configs import FEED_FORWARD, CodecConfig, get_config
 from tfrnn.errors import UserError
 from tfrnn.losses import check_loss
 from tfrnn.model import RecurrentCodec
@@ -210,6 +210,9 @@ class Trainer:
         before = run_info["options"] if run_info else {}  # a resumed run keeps its objective
         self.iterations = (options.iterations or before.get("iterations")
                            or config.iterations)
+        if config.cell == FEED_FORWARD and self.iterations > config.iterations:
+            raise UserError(f"{config.name} has {config.iterations} stages (one per "
+                            f"iteration), not {self.iterations}")
         self.iteration_weights = options.iteration_weights or before.get("iteration_weights")
         self.loss = options.loss or before.get("loss") or config.loss
         try:
