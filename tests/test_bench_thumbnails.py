@@ -157,6 +157,17 @@ def test_run_with_a_model_of_ours_on_held_out_photos(tmp_path, astronaut):
     assert res["bytes"] == [16.0, 32.0] and res["bpp"] == [0.125, 0.25]
     assert len(res["entropy-bytes"]) == 2 and 0 < res["entropy-bytes"][0] < res["entropy-bytes"][1]
     assert all(0 <= s <= 1 for s in res["ssim-rgb"])
+    # entropy-coded bytes: the coder's payloads, not the file's framing (one length byte per
+    # tile part in a version-3 chunk)
+    from tfrnn import file_format
+    from tfrnn.codec import load_codec
+
+    tiny = load_codec(bundle)
+    thumb = np.asarray(Image.fromarray(astronaut).resize((32, 32)))
+    container = file_format.parse(tiny.compress_progressive(thumb)[0])
+    assert container.header.version == 3
+    assert thumbnails.sweep_model(tiny, thumb[None])["entropy-bytes"] == list(
+        np.cumsum([len(p) - 1 for p in container.payloads]))
     doc = json.loads((out / "tiny-residual.json").read_text())
     assert doc["model"]["config"] == "r" and doc["results"]["bytes"] == [16.0, 32.0]
     assert "entropy-bytes" not in doc["results"]

@@ -33,7 +33,7 @@ WebP whose headers are not counted, by SSIM at equal size and by size at equal S
   size needs, i.e. the iteration codes, bits per iteration / 8 bytes each (16 for a 32×32
   thumbnail), no container header (`bytes`); and, as a column beyond the paper, the bundle's
   entropy-coded payloads of the first k iterations (`entropy-bytes`, FORMAT.md), also without
-  the container. Each thumbnail's file is decoded back and checked to equal the encoder's
+  the container and its framing. Each thumbnail's file is decoded back and checked to equal the encoder's
   reconstruction bit for bit.
 - `--held-out P`: only the photos `tfrnn prepare --split train --held-out-percent P` leaves
   out (`data_prep.thumbnails.held_out`, on the path relative to `--images`): no training
@@ -205,8 +205,10 @@ def sweep_model(codec, thumbs: np.ndarray) -> dict[str, list[float]]:
         if not np.array_equal(decoded, recons[-1, i]):
             raise UserError(f"{codec.name}: thumbnail {i} does not decode to the encoder's "
                             "reconstruction")
-        if codec.entropy_coder is not None:  # the file is entropy-coded: its payloads
-            entropy[:, i] = np.cumsum([len(p) for p in file_format.parse(data).payloads])
+        if codec.entropy_coder is not None:  # the entropy coder's payloads, without the
+            # container's framing (a version-3 chunk prefixes each tile's part by its length)
+            parts = file_format.parse(data).parts
+            entropy[:, i] = np.cumsum([sum(map(len, tiles)) for tiles in parts])
     out: dict[str, list[float]] = {"iterations": list(range(1, iterations + 1)),
                                    "bytes": [step * k for k in range(1, iterations + 1)]}
     out["bpp"] = [8.0 * b / (height * width) for b in out["bytes"]]
