@@ -27,7 +27,7 @@ import struct
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -254,19 +254,34 @@ class CheckerboardCoder(EntropyCoder):
         return np.concatenate(indices), np.concatenate(ordered_bits)
 
     def _decode_iteration(self, features, stream, active):
-        codes = np.zeros(active.shape + (self.model.bits,), np.float32)
-        with self._timed("range_coding"):
-            handle = tfc.create_range_decoder(stream, LOOKUP)
-        for step, mask in enumerate(self._masks(*active.shape)):
-            mask = mask & active[..., None]
-            with self._timed("network"):
-                index = self._pass(step, features, codes[None]).numpy()[mask]
-            with self._timed("range_coding"):
-                handle, symbols = tfc.entropy_decode_index(handle, index, index.shape, tf.int32)
-                codes[mask] = symbols.numpy() * 2.0 - 1.0
-        with self._timed("range_coding"):
-            ok = bool(tfc.entropy_decode_finalize(handle))
-        return codes if ok else None
+        return decode_passes(stream, self._masks(*active.shape), active, self.model.bits,
+                             lambda step, codes: self._pass(step, features, codes[None]).numpy(),
+                             self._timed)
+
+
+def decode_passes(stream: bytes, masks: list[np.ndarray], active: np.ndarray, bits: int,
+                  tables: Callable[[int, np.ndarray], np.ndarray],
+                  timed: Callable[[str], contextlib.AbstractContextManager] | None = None
+                  ) -> np.ndarray | None:
+    """One iteration's bits [h, w, bits] (0 where not `active` [h, w]) range-decoded pass by
+    pass from `stream`, or None if it does not decode: pass `step` (its bits `masks[step]`)
+    takes its table indices from `tables(step, codes)` [h, w, bits], codes holding the bits
+    of the earlier passes (0 elsewhere). `timed(key)` times the "network" and "range_coding"
+    parts."""
+    timed = timed or (lambda key: contextlib.nullcontext())
+    codes = np.zeros(active.shape + (bits,), np.float32)
+    with timed("range_coding"):
+        handle = tfc.create_range_decoder(stream, LOOKUP)
+    for step, mask in enumerate(masks):
+        mask = mask & active[..., None]
+        with timed("network"):
+            index = tables(step, codes)[mask]
+        with timed("range_coding"):
+            handle, symbols = tfc.entropy_decode_index(handle, index, index.shape, tf.int32)
+            codes[mask] = symbols.numpy() * 2.0 - 1.0
+    with timed("range_coding"):
+        ok = bool(tfc.entropy_decode_finalize(handle))
+    return codes if ok else None
 
 
 class RasterCoder(EntropyCoder):
