@@ -363,12 +363,13 @@ def coding_order(values: np.ndarray, active: np.ndarray, groups: int | None) -> 
     if groups is None:
         return values[active].reshape(-1)
     return np.concatenate([values[m & active[..., None]]
-                           for m in _pass_masks(*values.shape, groups)])
+                           for m in checkerboard_masks(*values.shape, groups)])
 
 
 @functools.lru_cache(maxsize=4)
-def _pass_masks(height: int, width: int, bits: int, groups: int) -> tuple[np.ndarray, ...]:
-    """`pass_masks` as numpy arrays (computed once per size)."""
+def checkerboard_masks(height: int, width: int, bits: int, groups: int
+                       ) -> tuple[np.ndarray, ...]:
+    """`tfrnn.context_model.pass_masks` as numpy arrays (computed once per size)."""
     return tuple(m.numpy() for m in pass_masks(height, width, bits, groups))
 
 
