@@ -15,15 +15,17 @@ tile size, so `tfrnn decompress` reads them, and `tfrnn client decompress` reads
   `bit_probabilities` signature): the portable integer modes (FORMAT.md modes 3 and 4). The
   client range-codes locally with `tfrnn.range_coding` (so it needs tfrnn installed, with
   tensorflow-compression-ops); the server gives every bit's table (`table_index`, the integer
-  context model's: the same on every machine). Compressing asks for the codes, then for each
-  tile's tables at once (teacher forcing): 1 + tiles requests. Decompressing a checkerboard
+  context model's: the same on every machine). Compressing asks for the signatures (GET
+  metadata), the codes, then for each tile's tables at once (teacher forcing): 2 + tiles
+  requests. Decompressing a checkerboard
   (mode 3) file asks for the tables of each pass as the decoding proceeds — pass s of
   iteration t needs the bits of the passes before it — so 2·G requests per iteration and
   tile (G = `context_groups`, 8 for the shipped model: 16 per iteration), each sending the
-  tile's codes of iterations 1..t (teacher forcing ignores the bits not decoded yet), then one
-  `decompress` request. A raster (mode 4) file would need one request per code position:
-  refused (use `tfrnn decompress`), as are the float modes 1 and 2 (their probabilities are not
-  portable) and spatially adaptive files;
+  tile's codes of iterations 1..t (teacher forcing ignores the bits not decoded yet), plus
+  one to learn the served model's tile size and id, one for G, and one `decompress`. A raster
+  (mode 4) file would need one request per code position: refused (use `tfrnn decompress`),
+  as are the float modes 1 and 2 (their probabilities are not portable) and spatially
+  adaptive files;
 - **raw** (`--raw`, or a server without a context model): the codes' bits (mode 0), read and
   written with the standard library and numpy only.
 
@@ -162,25 +164,24 @@ def raw_file(codes: bytes, iterations: int, height: int, width: int, tile: int, 
 
 
 class Context:
-    """The served context model: `kind`, `groups` (None for raster) and its tables."""
+    """The served context model's tables; `kind` and `groups` (None for raster) are known
+    after the first answer."""
 
-    def __init__(self, server: Server, bits: int):
+    def __init__(self, server: Server):
         self.server = server
-        out = self._ask(np.zeros((1, 1, 1, bits), np.float32), ("context_kind",
-                                                                "context_groups"))
-        self.kind = str(out["context_kind"])
-        self.groups = int(out["context_groups"]) or None
-        if self.kind not in ("checkerboard", "raster"):
-            raise UserError(f"server answer: unknown context_kind {self.kind!r}")
-
-    def _ask(self, codes: np.ndarray, expect: Sequence[str]) -> dict[str, Any]:
-        return self.server.predict("bit_probabilities", {"codes": codes[None].astype(
-            np.int8).tolist()}, ("table_index",) + tuple(expect))
+        self.kind: str | None = None
+        self.groups: int | None = None
 
     def tables(self, codes: np.ndarray) -> np.ndarray:
         """Every bit's table index [T, h, w, bits] (int32) for codes [T, h, w, bits] (one
         tile's, ±1; 0 where not known yet), each given the bits before it."""
-        index = np.asarray(self._ask(codes, ())["table_index"])
+        out = self.server.predict("bit_probabilities", {
+            "codes": codes[None].astype(np.int8).tolist()},
+            ("table_index", "context_kind", "context_groups"))
+        self.kind, self.groups = str(out["context_kind"]), int(out["context_groups"]) or None
+        if self.kind not in ("checkerboard", "raster"):
+            raise UserError(f"server answer: unknown context_kind {self.kind!r}")
+        index = np.asarray(out["table_index"])
         if index.shape != (1,) + codes.shape or not np.issubdtype(index.dtype, np.integer):
             raise UserError(f"server answer: table_index has shape {index.shape}, expected "
                             f"{(1,) + codes.shape}")
@@ -209,6 +210,7 @@ def entropy_decode(context: Context, container: file_format.Container, iteration
     from tfrnn.range_coding import CHECK, bits_check, checkerboard_masks, decode_passes
 
     header = container.header
+    context.tables(np.zeros((1, 1, 1, bits), np.float32))  # learns the groups
     out = np.zeros((iterations,) + _code_map(header.height, header.width, stride) + (bits,),
                    np.float32)
     for tl in tiling.grid(header.height, header.width, header.tile):
@@ -265,7 +267,7 @@ def compress(server: Server, image: bytes, iterations: int, raw: bool = False) -
     if raw or "bit_probabilities" not in server.signatures():
         return raw_file(codes, *layout, _model_id(out["codec_fingerprint"]))
     bits = _unpack(codes, *layout[:3], layout[4])
-    return entropy_file(Context(server, bits.shape[-1]), bits, *layout[1:],
+    return entropy_file(Context(server), bits, *layout[1:],
                         _model_id(out["model_fingerprint"]))
 
 
@@ -312,7 +314,7 @@ def decompress(server: Server, data: bytes, name: str, iterations: int | None) -
     else:
         _check_model(name, header.model_id, model_id)
         try:
-            codes = np.packbits(entropy_decode(Context(server, bits), container, count,
+            codes = np.packbits(entropy_decode(Context(server), container, count,
                                                stride, bits) > 0).tobytes()
         except UserError as e:
             raise UserError(f"{name}: {e}") from None
