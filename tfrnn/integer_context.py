@@ -36,8 +36,11 @@ even), so every machine derives the same integers:
 Every op of the integer models is pinned to the CPU (a GPU's float64 convolution may use
 inexact algorithms). Each kind is its own class (`IntegerCheckerboardContextModel`,
 `IntegerRasterContextModel`) with the float class's interface (`initial_memory`, `advance`,
-`features`, `pass_logits` / `logits_at`, `logits(codes)`), activations float64 integers;
-`integer_context_model(float_model)` converts one. They are plain `tf.Module`s, not Keras
+`features`, `iteration_logits`, `logits(codes)`; the raster kind's `logits_at`), activations
+float64 integers; the checkerboard kind computes each pass only where it is used, by parts
+(`parity_logits`, `hidden_features`, `anchor_sums`: sums of integers split into parts stay
+exact, see `IntegerCheckerboardContextModel`). `integer_context_model(float_model)` converts
+one. They are plain `tf.Module`s, not Keras
 layers: they hold no variables and are never trained or saved (they are derived from the
 float model whenever it is loaded).
 """
