@@ -484,7 +484,9 @@ def test_saved_model_cli_show_lists_signatures(exported):
                    "inputs/width": scalar_int, "outputs/images": ("DT_UINT8", "(-1, -1, -1, 3)")},
         "bit_probabilities": {"inputs/codes": codes, "outputs/probabilities": codes,
                               "outputs/logits": codes, "outputs/table_probability": codes,
-                              "outputs/table_index": ("DT_INT32", codes[1])},
+                              "outputs/table_index": ("DT_INT32", codes[1]),
+                              "outputs/context_kind": scalar_str,
+                              "outputs/context_groups": scalar_int},
     }
 
 
