@@ -6,6 +6,12 @@ a default checkerboard context model, report the version directory's size, then 
 768×512 photo at each iteration count: one untimed call first (graph optimisation), then
 `repeats` timed calls (wall time, and CPU time of all the process's threads). Prints one JSON
 line per measurement and the machine's load average (the CPU may be shared).
+
+With `--client MODEL` instead: export MODEL (a bundle or pretrained name, with its context
+model) and run `tfrnn client`'s compress (entropy-coded, the default) and decompress of the
+photo at each iteration count through the stand-in server (`export.standin`: the SavedModel
+loaded in this process, REST over 127.0.0.1), counting the requests per signature; the file
+is checked to be byte for byte `tfrnn compress`'s (`Codec.compress`, the export's tile size).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from export.writer import write_savedmodel
+from tfrnn import file_format
 from tfrnn.bundle import Bundle
 from tfrnn.configs import get_config
 from tfrnn.context_model import make_context_model
@@ -83,6 +90,50 @@ def bench_config(name: str, iterations: list[int], image: np.ndarray, repeats: i
     return rows
 
 
+def bench_client(model: str, iterations: list[int], image: np.ndarray, work: Path
+                 ) -> list[dict]:
+    """`tfrnn client` compress and decompress of `image` through the stand-in (module
+    docstring): wall seconds, requests per signature, file bytes."""
+    from collections import Counter
+
+    from export import client
+    from export.standin import StandInServer
+    from tfrnn.bundle import load_bundle
+    from tfrnn.codec import Codec
+
+    class Counting(client.Server):
+        def _post(self, url: str, body: dict):
+            self.requests[body["signature_name"]] += 1
+            return super()._post(url, body)
+
+    bundle = load_bundle(model)
+    write_savedmodel(bundle, work / "client" / "1", name="client", version=1,
+                     max_iterations=max(iterations))
+    png = encode_png(image)
+    rows = []
+    with StandInServer(work, "client", lifetime=24 * 3600) as stand_in:
+        server = Counting(stand_in.url, "client")
+        for k in iterations:
+            row = {"model": model, "height": image.shape[0], "width": image.shape[1],
+                   "iterations": k}
+            for action in ("compress", "decompress"):
+                server.requests = Counter()
+                start = time.perf_counter()
+                if action == "compress":
+                    data = client.compress(server, png, k)
+                    row["file_bytes"] = len(data)
+                    row["mode"] = file_format.parse(data).header.mode
+                else:
+                    client.decompress(server, data, "file", None)
+                row[f"{action}_seconds"] = round(time.perf_counter() - start, 2)
+                row[f"{action}_requests"] = dict(server.requests)
+            row["same_as_tfrnn_compress"] = data == Codec(bundle).compress(image, k)
+            row["load_average"] = [round(x, 1) for x in os.getloadavg()]
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", nargs="+",
@@ -91,6 +142,8 @@ def main() -> None:
     parser.add_argument("--size", default="768x512", help="WIDTHxHEIGHT of the photo")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write all rows to this file")
+    parser.add_argument("--client", metavar="MODEL",
+                        help="time `tfrnn client` through the stand-in with MODEL instead")
     args = parser.parse_args()
     width, height = (int(x) for x in args.size.lower().split("x"))
     image, source = photo(width, height)
@@ -98,7 +151,9 @@ def main() -> None:
                       "cpus": os.cpu_count()}), flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as work:
-        for name in args.configs:
+        if args.client:
+            rows = bench_client(args.client, args.iterations, image, Path(work))
+        for name in [] if args.client else args.configs:
             rows += bench_config(name, args.iterations, image, args.repeats, Path(work))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -23,8 +23,10 @@ as they are (the caller chooses their size):
   forcing: each bit given the codes before it), and `table_index` (int32), the range coder's
   table of each bit as the integer context model computes it (`tfrnn.integer_context`,
   bit-exact on every machine: FORMAT.md modes 3 and 4), with `table_probability`, that table's
-  P(bit = +1). A client with the range coder rebuilds `tfrnn compress`'s portable payloads from
-  `table_index` exactly (checkerboard: one call gives every pass's tables).
+  P(bit = +1); `context_kind` ("checkerboard" or "raster") and `context_groups` (the
+  checkerboard's channel groups G, 0 for raster), which fix the coding order. A client with the
+  range coder rebuilds `tfrnn compress`'s portable payloads from `table_index` exactly
+  (checkerboard: one call gives every pass's tables; `export/client.py`).
 
 `codes_bytes` holds the sign bits (+1 → 1, −1 → 0) of the codes [T, h, w, bits] in C order,
 8 per byte, most significant bit first; each iteration fills whole bytes (bits % 8 == 0), so
@@ -291,4 +293,6 @@ class ServingModule(tf.Module):
                              [1, 0, 2, 3, 4])
         table = tf.constant(table_probabilities(), tf.float32)
         return {"probabilities": tf.sigmoid(logits), "logits": logits, "table_index": index,
-                "table_probability": tf.gather(table, index)}
+                "table_probability": tf.gather(table, index),
+                "context_kind": tf.constant(integer.kind),
+                "context_groups": tf.constant(getattr(integer, "groups", 0), tf.int32)}

@@ -98,7 +98,8 @@ def test_functions_trace_once_whatever_the_size(codecs, crops):
     for image in (crops["small"], crops["odd"], crops["medium"][:80, :33]):
         codec.decompress(codec.compress(image, 2))
     coder = codec.entropy_coder
-    functions = [codec._encode, codec._decode, coder._advance, coder._features, coder._pass]
+    functions = [codec._encode, codec._decode, coder._advance, coder._features, coder._tables,
+                 coder._decode_passes]
     assert [f.experimental_get_tracing_count() for f in functions] == [1] * len(functions)
 
 

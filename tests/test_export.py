@@ -484,7 +484,9 @@ def test_saved_model_cli_show_lists_signatures(exported):
                    "inputs/width": scalar_int, "outputs/images": ("DT_UINT8", "(-1, -1, -1, 3)")},
         "bit_probabilities": {"inputs/codes": codes, "outputs/probabilities": codes,
                               "outputs/logits": codes, "outputs/table_probability": codes,
-                              "outputs/table_index": ("DT_INT32", codes[1])},
+                              "outputs/table_index": ("DT_INT32", codes[1]),
+                              "outputs/context_kind": scalar_str,
+                              "outputs/context_groups": scalar_int},
     }
 
 
@@ -584,8 +586,8 @@ def run_client(*argv: str) -> int:
 def test_client_round_trip(server, photo, reference, tiled, tmp_path, capsys):
     (tmp_path / "in.png").write_bytes(encode_png(photo))
     common = ("--server", server.url, "--name", NAME)
-    assert run_client("compress", *common, "--iterations", str(T), str(tmp_path / "in.png"),
-                      str(tmp_path / "out.tfrnn")) == 0
+    assert run_client("compress", *common, "--iterations", str(T), "--raw",
+                      str(tmp_path / "in.png"), str(tmp_path / "out.tfrnn")) == 0
     data = (tmp_path / "out.tfrnn").read_bytes()
     assert data[8] == 3 and data == tiled.compress(photo, T, raw=True)
     assert run_client("decompress", *common, str(tmp_path / "out.tfrnn"),
@@ -599,6 +601,34 @@ def test_client_round_trip(server, photo, reference, tiled, tmp_path, capsys):
     assert "tfrnn: error" not in capsys.readouterr().err
 
 
+def test_client_entropy_coded_round_trip(server, photo, tiled, tmp_path, capsys):
+    """By default the client writes `tfrnn compress`'s portable file byte for byte (2 x 3
+    tiles, mode 3: the server's table indices, range-coded here), and decodes its first
+    iterations as `tfrnn decompress` does, asking for each pass's tables as the decoding
+    proceeds (16 requests per iteration and tile here: 192)."""
+    (tmp_path / "in.png").write_bytes(encode_png(photo))
+    common = ("--server", server.url, "--name", NAME)
+    assert run_client("compress", *common, "--iterations", str(T), str(tmp_path / "in.png"),
+                      str(tmp_path / "out.tfrnn")) == 0
+    data = (tmp_path / "out.tfrnn").read_bytes()
+    assert file_format.parse(data).header.mode == "checkerboard-integer"
+    assert data == tiled.compress(photo, T)
+    assert "checkerboard-integer mode" in capsys.readouterr().out
+    assert run_client("decompress", *common, "--iterations", "2", str(tmp_path / "out.tfrnn"),
+                      str(tmp_path / "out.png")) == 0
+    assert_close_images(tf.io.decode_png((tmp_path / "out.png").read_bytes()).numpy(),
+                        tiled.decompress(data, 2))
+    assert "tfrnn: error" not in capsys.readouterr().err
+
+
+def _tampered(data: bytes) -> bytes:
+    """`data` with the first byte of its first tile's first payload flipped."""
+    container = file_format.parse(data)
+    parts = [list(p) for p in container.parts]
+    parts[0][0] = bytes([parts[0][0][0] ^ 0xFF]) + parts[0][0][1:]
+    return file_format.write(container.header, [file_format.join_tiles(p) for p in parts])
+
+
 @pytest.mark.parametrize("case, message", [
     ("not_an_image", "HTTP 400: Unknown image file format"),
     ("too_many_iterations", f"HTTP 400: assertion failed: [iterations must be <= {MAX_ITERATIONS}"),
@@ -608,8 +638,12 @@ def test_client_round_trip(server, photo, reference, tiled, tmp_path, capsys):
     ("adaptive_file", "spatially adaptive; the server decodes files that code every block"),
     ("other_tiles", "coded in tiles of the whole image; the server codes tiles of 64 px"),
     ("missing_input", "no such file"),
+    ("tampered_integer_file", "iteration 1, tile 1: entropy decoding failed"),
+    ("integer_file_of_another_model", "was made by model 00000000"),
+    ("float_mode_file", "float context model (checkerboard), whose probabilities are not"),
+    ("raster_integer_file", "raster-integer; the client would need one request per code"),
 ])
-def test_client_errors_are_one_line(case, message, server, tmp_path, capsys):
+def test_client_errors_are_one_line(case, message, server, tiled, photo, tmp_path, capsys):
     (tmp_path / "junk.png").write_bytes(b"this is not an image")
     url, name, action, iterations = server.url, NAME, "compress", "2"
     source = tmp_path / "junk.png"
@@ -634,6 +668,16 @@ def test_client_errors_are_one_line(case, message, server, tmp_path, capsys):
                                              [bytes(80)]))
     elif case == "missing_input":
         source = tmp_path / "absent.png"
+    elif case == "tampered_integer_file":
+        action, source = "decompress", tmp_path / "tampered.tfrnn"
+        source.write_bytes(_tampered(tiled.compress(photo, 1)))
+    elif case in ("integer_file_of_another_model", "float_mode_file", "raster_integer_file"):
+        mode = {"integer_file_of_another_model": "checkerboard-integer",
+                "float_mode_file": "checkerboard", "raster_integer_file": "raster-integer"}[case]
+        action, source = "decompress", tmp_path / "other.tfrnn"
+        header = file_format.Header(mode, bytes(16), 80, 130, tile=64 if "-" in mode else 0)
+        payload = file_format.join_tiles([bytes(3)] * 6) if header.tiles > 1 else bytes(3)
+        source.write_bytes(file_format.write(header, [payload]))
     argv = [action, "--server", url, "--name", name, str(source), str(tmp_path / "out")]
     if action == "compress":
         argv += ["--iterations", iterations]

@@ -4,6 +4,7 @@ models, bit-exact round trips, and decoding in fresh processes under other math 
 from __future__ import annotations
 
 import decimal
+import hashlib
 
 import keras
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from tfrnn.bench.portable import BACKENDS, GPU_BACKEND, decode_elsewhere, model_spec
-from tfrnn.context_model import KINDS, CheckerboardNetwork, make_context_model, pass_masks
+from tfrnn.context_model import KINDS, CheckerboardNetwork, make_context_model
 from tfrnn.integer_context import (
     ONE,
     WEIGHT_BITS,
@@ -94,18 +95,42 @@ def test_integer_indices_agree_with_the_float_model(models, codes, kind):
     assert np.abs(got.astype(int) - want).max() <= 1
 
 
-def test_checkerboard_passes_on_their_parity_equal_whole_convolutions(models, codes):
-    """The integer model computes each pass only at its parity's positions: there, the same
-    integers as the shared network's pass on the whole image."""
-    model, integer = models["checkerboard"]
-    features = integer.features(integer.advance(integer.initial_memory(1, H, W), codes[:1]))
-    masks = pass_masks(H, W, BITS, model.groups)
-    known = np.where(masks[0].numpy(), codes[1], 0.0)[None]
-    for step, mask in enumerate(masks):
-        got = integer.pass_logits(step, features, known).numpy()[0]
-        want = CheckerboardNetwork.pass_logits(integer, step, features, known).numpy()[0]
-        np.testing.assert_array_equal(got[mask.numpy()], want[mask.numpy()])
-        known = np.where(mask.numpy(), codes[1], known)
+@pytest.mark.parametrize("height, width, bits, groups", [
+    (H, W, BITS, 2), (1, 1, BITS, 2), (1, 4, BITS, 8), (4, 3, 12, 5)])
+def test_checkerboard_passes_at_their_positions_equal_whole_convolutions(height, width, bits,
+                                                                         groups):
+    """The integer model computes each pass only at its parity's positions and group's
+    channels (gathered windows, matmuls, shares computed once per iteration): exactly the
+    integers of the shared network's passes as whole convolutions of the same layers."""
+    keras.utils.set_random_seed(5)
+    integer = integer_context_model(make_context_model(
+        "checkerboard", bits=bits, filters=16, memory_units=8, groups=groups))
+    rng = np.random.default_rng(2)
+    codes = np.where(rng.random((2, height, width, bits)) < 0.3, -1.0, 1.0).astype(np.float32)
+    codes[1, 0, 0] = 0.0
+    features = integer.features(integer.advance(integer.initial_memory(1, height, width),
+                                                codes[:1]))
+    want = CheckerboardNetwork.iteration_logits(integer, features, codes[1:]).numpy()
+    np.testing.assert_array_equal(integer.iteration_logits(features, codes[1:]).numpy(), want)
+
+
+def test_files_of_the_shipped_model_are_unchanged():
+    """The integer files' bytes are part of the format (FORMAT.md mode 3): these codes, coded
+    with the shipped model's integer context model, gave these bytes when mode 3 was
+    introduced (the coder of main at c410b8b, before the passes were computed by matmuls),
+    and decode again."""
+    from tfrnn.bundle import load_bundle
+
+    coder = entropy_coder(integer_context_model(load_bundle("default").context_model))
+    rng = np.random.default_rng(17)
+    codes = np.where(rng.random((3, 6, 9, 32)) < 0.3, -1.0, 1.0).astype(np.float32)
+    codes[1:, 2, 3] = 0.0
+    codes[2:, 5, 8] = 0.0
+    payloads = coder.encode(codes)
+    assert [len(p) for p in payloads] == [289, 279, 264]
+    assert hashlib.sha256(b"".join(payloads)).hexdigest() == (
+        "c0378175a325b83c38371584672597088e96b8aaef9db09c584ef67ecc0f4ef2")
+    np.testing.assert_array_equal(coder.decode(payloads, 6, 9, np.any(codes != 0, -1)), codes)
 
 
 @pytest.mark.parametrize("kind", KINDS)

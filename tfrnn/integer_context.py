@@ -36,8 +36,11 @@ even), so every machine derives the same integers:
 Every op of the integer models is pinned to the CPU (a GPU's float64 convolution may use
 inexact algorithms). Each kind is its own class (`IntegerCheckerboardContextModel`,
 `IntegerRasterContextModel`) with the float class's interface (`initial_memory`, `advance`,
-`features`, `pass_logits` / `logits_at`, `logits(codes)`), activations float64 integers;
-`integer_context_model(float_model)` converts one. They are plain `tf.Module`s, not Keras
+`features`, `iteration_logits`, `logits(codes)`; the raster kind's `logits_at`), activations
+float64 integers; the checkerboard kind computes each pass only where it is used, by parts
+(`parity_logits`, `hidden_features`, `anchor_sums`: sums of integers split into parts stay
+exact, see `IntegerCheckerboardContextModel`). `integer_context_model(float_model)` converts
+one. They are plain `tf.Module`s, not Keras
 layers: they hold no variables and are never trained or saved (they are derived from the
 float model whenever it is loaded).
 """
@@ -46,12 +49,14 @@ from __future__ import annotations
 
 import decimal
 import functools
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
 from tfrnn.cells import ConvGRUCell
 from tfrnn.context_model import (
+    PASS_KERNEL,
     CheckerboardContextModel,
     CheckerboardNetwork,
     ContextModel,
@@ -68,6 +73,7 @@ SIGMOID_RANGE = 8  # the sigmoid table covers pre-activations in [-8, 8]
 TANH_RANGE = 5
 EXACT = 1 << 53  # float64 sums of integers below this are exact in any order
 DEVICE = "/CPU:0"
+ALL = slice(None)  # every channel
 
 
 def _on_cpu(method):
@@ -197,53 +203,30 @@ class IntegerConv:
         return cls(np.asarray(kernel), None if bias is None else np.asarray(bias), input_bits,
                    input_bound, relu)
 
-    def _requantize(self, total):
-        """⌊((S + B)·2^u + ⌊2^d / 2⌋)·2^−d⌋: every step exact in float64 (see the bound)."""
-        if np.any(self.up > 1):
-            total = total * tf.constant(self.up)
-        x = tf.floor((total + tf.constant(self.offset)) * tf.constant(self.inverse_down))
+    def requantize(self, total, outputs: slice = ALL):
+        """⌊((S + B)·2^u + ⌊2^d / 2⌋)·2^−d⌋ of the sums S [..., out] (or of the `outputs`
+        channels only): every step exact in float64 (see the bound)."""
+        up = self.up[outputs]
+        if np.any(up > 1):
+            total = total * tf.constant(up)
+        x = tf.floor((total + tf.constant(self.offset[outputs]))
+                     * tf.constant(self.inverse_down[outputs]))
         return tf.maximum(x, 0.0) if self.relu else x
+
+    def matrix(self, taps: list[tuple[int, int]], channels: int | None = None,
+               outputs: slice = ALL) -> np.ndarray:
+        """The kernel's integers at `taps` [(row, column), ...] for the first `channels` input
+        channels (default all) and the `outputs` channels, as a matmul matrix
+        [len(taps)·channels, outputs], tap-major: the layout of a gathered window
+        (`checkerboard_windows`)."""
+        kernel = np.stack([self.kernel[a, b] for a, b in taps])[:, :channels, outputs]
+        return kernel.reshape(-1, kernel.shape[-1])
 
     @_on_cpu
     def __call__(self, x):
         """[N, h, w, out] at scale 2^F (integers in float64) from integers x [N, h, w, in]."""
-        return self._requantize(tf.nn.conv2d(tf.cast(x, tf.float64), _float64(self.kernel),
+        return self.requantize(tf.nn.conv2d(tf.cast(x, tf.float64), _float64(self.kernel),
                                              1, "SAME"))
-
-    @_on_cpu
-    def on_grid(self, x, row: int, column: int, nonzero: tuple[int, int]):
-        """The outputs at rows row, row + 2, … and columns column, column + 2, …, each as
-        `__call__` gives it: [N, ⌈h/2⌉, ⌈w/2⌉, out] (the last row or column past the image
-        when h or w is odd and row or column is 1), for an input whose positions (i, j) of
-        parity (i + j) % 2 = p are zero beyond their first `nonzero[p]` channels.
-
-        Polyphase: each of the input's four grids (i % 2, j % 2) meets the output grid through
-        the kernel taps of one parity, a stride-1 convolution each; the grids and channels that
-        are zero are skipped (the sum is the same, exactly)."""
-        k = self.kernel.shape[0]
-        r = k // 2
-        shape = tf.shape(x)
-        rows, columns = (shape[1] + 1) // 2, (shape[2] + 1) // 2
-        x = tf.pad(tf.cast(x, tf.float64),
-                   [[0, 0], [0, shape[1] % 2], [0, shape[2] % 2], [0, 0]])
-        total = 0.0
-        for i in (0, 1):
-            for j in (0, 1):
-                channels = nonzero[(i + j) % 2]
-                if not channels:
-                    continue
-                # Taps d with (row + d − r − i) even reach input grid row a + m for output a.
-                di, dj = (i + r - row) % 2, (j + r - column) % 2
-                mi, mj = (row + di - r - i) // 2, (column + dj - r - j) // 2
-                kernel = self.kernel[di::2, dj::2, :channels]
-                ni, nj = kernel.shape[:2]
-                grid = tf.pad(x[:, i::2, j::2, :channels],
-                              [[0, 0], [max(0, -mi), max(0, mi + ni - 1)],
-                               [max(0, -mj), max(0, mj + nj - 1)], [0, 0]])
-                grid = grid[:, max(0, mi):max(0, mi) + rows + ni - 1,
-                            max(0, mj):max(0, mj) + columns + nj - 1]
-                total += tf.nn.conv2d(grid, _float64(kernel), 1, "VALID")
-        return self._requantize(total)
 
     @_on_cpu
     def at(self, window):
@@ -251,7 +234,7 @@ class IntegerConv:
         (the rows above and the centre row; the masked-out entries are zero)."""
         rows = self.kernel.shape[0] // 2 + 1
         kernel = self.kernel[:rows].reshape(-1, self.kernel.shape[-1])
-        return self._requantize(tf.matmul(tf.reshape(tf.cast(window, tf.float64), (1, -1)),
+        return self.requantize(tf.matmul(tf.reshape(tf.cast(window, tf.float64), (1, -1)),
                                           _float64(kernel)))
 
 
@@ -317,8 +300,82 @@ class IntegerContextModel(ContextNetwork, tf.Module):
         return self.teacher_forced_logits(tf.convert_to_tensor(codes, tf.float32))
 
 
+class CheckerboardLayout(NamedTuple):
+    """Where a checkerboard pass reads and writes, for one code-map size (`checkerboard_layout`).
+
+    positions[p]: flat raster indices [M_p] of the positions of parity p ((i + j) % 2 = p), in
+    raster order (the coding order); same[p]: for each of them, the list indices (into
+    positions[p]; M_p past the image) of its neighbours at the kernel's same-parity taps
+    [M_p, taps]; anchors: for each non-anchor position, the anchor list indices at the
+    other-parity taps [M_1, taps]; order: for every position, its index in the two lists
+    concatenated [h·w]."""
+
+    positions: tuple
+    same: tuple
+    anchors: tf.Tensor
+    order: tf.Tensor
+
+
+def kernel_taps(kernel: int) -> tuple[list, list]:
+    """A kernel's taps (row, column), same parity ((row + column) even) and other parity."""
+    taps = [(a, b) for a in range(kernel) for b in range(kernel)]
+    return [t for t in taps if sum(t) % 2 == 0], [t for t in taps if sum(t) % 2]
+
+
+def checkerboard_layout(height, width, kernel: int) -> CheckerboardLayout:
+    """The `CheckerboardLayout` of a height × width code map for a kernel × kernel 'same'
+    convolution (output (i, j) reads input (i + a − r, j + b − r) at tap (a, b), r = kernel//2),
+    computed with TensorFlow ops (any size, in a traced graph)."""
+    r = kernel // 2
+    flat = tf.reshape(tf.range(height)[:, None] + tf.range(width)[None, :], (-1,)) % 2
+    positions, counts, rank = [], [], tf.zeros_like(flat)
+    for p in (0, 1):
+        here = tf.equal(flat, p)
+        positions.append(tf.cast(tf.where(here)[:, 0], tf.int32))
+        counts.append(tf.size(positions[p]))
+        rank = tf.where(here, tf.cumsum(tf.cast(here, tf.int32)) - 1, rank)
+    grid = tf.reshape(rank, (height, width))
+
+    def neighbours(p: int, taps: list, q: int):
+        # List indices of the parity-q neighbours of the parity-p positions (M_q outside).
+        padded = tf.reshape(tf.pad(grid, [[r, r], [r, r]], constant_values=counts[q]), (-1,))
+        i, j = positions[p] // width, positions[p] % width
+        return tf.stack([tf.gather(padded, (i + a) * (width + 2 * r) + j + b)
+                         for a, b in taps], axis=1)
+
+    same, other = kernel_taps(kernel)
+    return CheckerboardLayout(
+        positions=tuple(positions), same=(neighbours(0, same, 0), neighbours(1, same, 1)),
+        anchors=neighbours(1, other, 0),
+        order=tf.where(tf.equal(flat, 0), rank, counts[0] + rank))
+
+
+def checkerboard_windows(codes, neighbours):
+    """Gathered windows [N·M, taps·C] (float64) of `codes` [N, M', C] of one parity at the
+    list indices `neighbours` [M, taps] (index M' reads zeros): im2col at those positions."""
+    shape = tf.shape(codes)
+    padded = tf.concat([codes, tf.zeros((shape[0], 1, shape[2]), codes.dtype)], axis=1)
+    windows = tf.gather(tf.cast(padded, tf.float64), neighbours, axis=1)
+    return tf.reshape(windows, (-1, tf.shape(neighbours)[1] * shape[2]))
+
+
 class IntegerCheckerboardContextModel(CheckerboardNetwork, IntegerContextModel):
-    """`CheckerboardContextModel` in integers."""
+    """`CheckerboardContextModel` in integers, computed at each pass's own positions only.
+
+    Each pass's output is needed only at the positions of its parity p and for the channels
+    of its group g, so the passes are computed there (`CheckerboardLayout`): the context
+    convolution as a matmul of the gathered windows (im2col) over the taps and channels that
+    can be nonzero (anchor passes read the anchors' earlier groups at the same-parity taps;
+    the other passes read all the anchors' channels at the other-parity taps and the earlier
+    groups of their own parity at the same-parity taps), the 1×1 convolutions as matmuls.
+    What does not depend on the pass's codes is computed once per iteration: the features'
+    share of every pass's hidden sums (`hidden_features`) and, once the anchors are known,
+    their share of every non-anchor pass's context sums (`anchor_sums`).
+
+    Exactly the integers of the whole convolutions (`CheckerboardNetwork.pass_logits` on this
+    model's layers): a partial sum over some taps and channels, and the sum of two partial
+    sums, are integers bounded by the whole convolution's bound (< 2^53), so float64 gives
+    them exactly in any order, and requantization sees the same integer."""
 
     kind = "checkerboard"
 
@@ -336,42 +393,84 @@ class IntegerCheckerboardContextModel(CheckerboardNetwork, IntegerContextModel):
                                                    bound, relu=True))
             self.pass_out.append(IntegerConv.of(model.pass_out[step], FRACTION_BITS,
                                                 self.pass_hidden[step].output_bound))
+        self.kernel = PASS_KERNEL
+        same, other = kernel_taps(PASS_KERNEL)
+        g, f = self.groups, self.filters
+        # Channels of the groups before group g: channel c is in group c·G // bits.
+        self.channels = [-(-n * self.bits // g) for n in range(g + 1)]
+        whole = [(0, 0)]
+        self._features_kernel = [_float64(np.concatenate(
+            [self.pass_hidden[p * g + n].matrix(whole, f) for n in range(g)], axis=1))
+            for p in (0, 1)]
+        self._anchor_kernel = _float64(np.concatenate(
+            [self.pass_context[g + n - 1].matrix(other) for n in range(g)], axis=1))
+        self._same_kernel = [None] + [_float64(self.pass_context[s - 1].matrix(
+            same, self.channels[s % g])) for s in range(1, self.passes)]
+        self._context_kernel = [None] + [_float64(self.pass_hidden[s].matrix(whole)[f:])
+                                         for s in range(1, self.passes)]
+        self._out_kernel = [_float64(self.pass_out[s].matrix(whole, outputs=self.group(s)))
+                            for s in range(self.passes)]
 
+    def group(self, step: int) -> slice:
+        """The channels pass `step` codes."""
+        g = step % self.groups
+        return slice(self.channels[g], self.channels[g + 1])
 
     @_on_cpu
-    def pass_logits(self, step: int, features, known):
-        """As the float model's, but computed only at the positions of the pass's parity
-        (zeros elsewhere): half the arithmetic, and the same integers there."""
-        parity = step // self.groups
-        # Channels that may be nonzero in `known` at anchors and at the other positions.
-        done = [min(step, self.groups), max(0, step - self.groups)]
-        nonzero = tuple(-(-n * self.bits // self.groups) for n in done)
-        shape = tf.shape(features)
-        even = tf.pad(features, [[0, 0], [0, shape[1] % 2], [0, shape[2] % 2], [0, 0]])
-        grids = []
-        for row in (0, 1):
-            column = (row + parity) % 2
-            x = even[:, row::2, column::2]
-            if step:
-                x = tf.concat([x, self.pass_context[step - 1].on_grid(known, row, column,
-                                                                      nonzero)], axis=-1)
-            grids.append(self.pass_out[step](self.pass_hidden[step](x)))
-        return _interleave(grids, parity, shape[1], shape[2])
+    def layout(self, height, width) -> CheckerboardLayout:
+        return checkerboard_layout(height, width, self.kernel)
 
+    @_on_cpu
+    def hidden_features(self, features, layout: CheckerboardLayout) -> list:
+        """Per parity p, the features' share of the hidden sums of its G passes
+        [N·M_p, G·filters] (pass p·G + g in columns g·filters ...), from F [N, h, w, filters]."""
+        flat = tf.reshape(features, (tf.shape(features)[0], -1, self.filters))
+        return [tf.matmul(tf.reshape(tf.gather(flat, layout.positions[p], axis=1),
+                                     (-1, self.filters)), self._features_kernel[p])
+                for p in (0, 1)]
 
-def _interleave(grids: list, parity: int, height, width):
-    """[N, height, width, C] holding grids[i][a, b] at (2a + i, 2b + (i + parity) % 2) and
-    zeros elsewhere, from the two grids [N, ⌈height/2⌉, ⌈width/2⌉, C]."""
-    rows = []
-    for row, grid in enumerate(grids):
-        pair = [grid, tf.zeros_like(grid)]
-        pair = tf.stack(pair if (row + parity) % 2 == 0 else pair[::-1], axis=3)
-        shape = tf.shape(pair)
-        rows.append(tf.reshape(pair, (shape[0], shape[1], 2 * shape[2], shape[4])))
-    full = tf.stack(rows, axis=2)
-    shape = tf.shape(full)
-    full = tf.reshape(full, (shape[0], 2 * shape[1], shape[3], shape[4]))
-    return full[:, :height, :width]
+    @_on_cpu
+    def anchor_sums(self, anchors, layout: CheckerboardLayout):
+        """The anchors' share of the context sums of the G non-anchor passes [N·M_1, G·filters],
+        from the anchors' codes [N, M_0, bits] (all known)."""
+        return tf.matmul(checkerboard_windows(anchors, layout.anchors), self._anchor_kernel)
+
+    @_on_cpu
+    def parity_logits(self, step: int, hidden, known, anchors, layout: CheckerboardLayout):
+        """Integer logits [N·M_p, channels of the pass's group] of pass `step` at the positions
+        of its parity p, from `hidden_features(...)[p]`, `known` (the codes of parity p there
+        [N, M_p, channels of the earlier groups]) and, for p = 1, `anchor_sums(...)`."""
+        p, g = divmod(step, self.groups)
+        f = self.filters
+        total = hidden[:, g * f:(g + 1) * f]
+        if step:
+            context = anchors[:, g * f:(g + 1) * f] if p else 0.0
+            if self.channels[g]:
+                context += tf.matmul(checkerboard_windows(known, layout.same[p]),
+                                     self._same_kernel[step])
+            total += tf.matmul(self.pass_context[step - 1].requantize(context),
+                               self._context_kernel[step])
+        return self.pass_out[step].requantize(
+            tf.matmul(self.pass_hidden[step].requantize(total), self._out_kernel[step]),
+            self.group(step))
+
+    @_on_cpu
+    def iteration_logits(self, features, codes):
+        """Teacher forcing (`CheckerboardNetwork.iteration_logits`), pass by pass at each
+        pass's positions and channels."""
+        shape = tf.shape(codes)
+        layout = self.layout(shape[1], shape[2])
+        flat = tf.reshape(codes, (shape[0], -1, self.bits))
+        parity = [tf.gather(flat, layout.positions[p], axis=1) for p in (0, 1)]
+        hidden = self.hidden_features(features, layout)
+        anchors = self.anchor_sums(parity[0], layout)
+        logits = []
+        for p in (0, 1):
+            passes = [self.parity_logits(p * self.groups + g, hidden[p],
+                                         parity[p][..., :self.channels[g]], anchors, layout)
+                      for g in range(self.groups)]
+            logits.append(tf.reshape(tf.concat(passes, axis=-1), (shape[0], -1, self.bits)))
+        return tf.reshape(tf.gather(tf.concat(logits, axis=1), layout.order, axis=1), shape)
 
 
 class IntegerRasterContextModel(RasterNetwork, IntegerContextModel):

@@ -27,7 +27,7 @@ import struct
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -128,10 +128,14 @@ class EntropyCoder:
     `encode(codes [T, h, w, bits]) -> [bytes]` and `decode([bytes], h, w) -> codes`; iteration t
     depends only on iterations < t, so the first k payloads decode alone. `timings` accumulates
     seconds spent in the networks ("network"), in the range coder ("range_coding") and, for the
-    raster model whose decoder interleaves both in one loop, in that loop ("raster_decode").
-    The integer models' coders (`IntegerCheckerboardCoder`, `IntegerRasterCoder`) differ only
-    in `state_dtype` and `_table_index`.
+    decoders that interleave both in one traced function (raster; integer checkerboard), in
+    that function ("fused_decode"). The integer models' coders (`IntegerCheckerboardCoder`,
+    `IntegerRasterCoder`) differ in `state_dtype` and `_table_index`; the integer checkerboard
+    coder also computes its passes its own way. `network_functions` names the traced
+    functions that hold only networks (an XLA back-end may compile them: `tfrnn.bench.portable`).
     """
+
+    network_functions: tuple[str, ...] = ("_advance", "_features")
 
     state_dtype = tf.float32  # of the model's memory and prior features
 
@@ -221,6 +225,7 @@ class CheckerboardCoder(EntropyCoder):
     coded in pass order (one traced function serves every pass)."""
 
     model: CheckerboardContextModel
+    network_functions = ("_advance", "_features", "_pass")
 
     def __init__(self, model: CheckerboardContextModel):
         super().__init__(model)
@@ -249,19 +254,34 @@ class CheckerboardCoder(EntropyCoder):
         return np.concatenate(indices), np.concatenate(ordered_bits)
 
     def _decode_iteration(self, features, stream, active):
-        codes = np.zeros(active.shape + (self.model.bits,), np.float32)
-        with self._timed("range_coding"):
-            handle = tfc.create_range_decoder(stream, LOOKUP)
-        for step, mask in enumerate(self._masks(*active.shape)):
-            mask = mask & active[..., None]
-            with self._timed("network"):
-                index = self._pass(step, features, codes[None]).numpy()[mask]
-            with self._timed("range_coding"):
-                handle, symbols = tfc.entropy_decode_index(handle, index, index.shape, tf.int32)
-                codes[mask] = symbols.numpy() * 2.0 - 1.0
-        with self._timed("range_coding"):
-            ok = bool(tfc.entropy_decode_finalize(handle))
-        return codes if ok else None
+        return decode_passes(stream, self._masks(*active.shape), active, self.model.bits,
+                             lambda step, codes: self._pass(step, features, codes[None]).numpy(),
+                             self._timed)
+
+
+def decode_passes(stream: bytes, masks: list[np.ndarray], active: np.ndarray, bits: int,
+                  tables: Callable[[int, np.ndarray], np.ndarray],
+                  timed: Callable[[str], contextlib.AbstractContextManager] | None = None
+                  ) -> np.ndarray | None:
+    """One iteration's bits [h, w, bits] (0 where not `active` [h, w]) range-decoded pass by
+    pass from `stream`, or None if it does not decode: pass `step` (its bits `masks[step]`)
+    takes its table indices from `tables(step, codes)` [h, w, bits], codes holding the bits
+    of the earlier passes (0 elsewhere). `timed(key)` times the "network" and "range_coding"
+    parts."""
+    timed = timed or (lambda key: contextlib.nullcontext())
+    codes = np.zeros(active.shape + (bits,), np.float32)
+    with timed("range_coding"):
+        handle = tfc.create_range_decoder(stream, LOOKUP)
+    for step, mask in enumerate(masks):
+        mask = mask & active[..., None]
+        with timed("network"):
+            index = tables(step, codes)[mask]
+        with timed("range_coding"):
+            handle, symbols = tfc.entropy_decode_index(handle, index, index.shape, tf.int32)
+            codes[mask] = symbols.numpy() * 2.0 - 1.0
+    with timed("range_coding"):
+        ok = bool(tfc.entropy_decode_finalize(handle))
+    return codes if ok else None
 
 
 class RasterCoder(EntropyCoder):
@@ -331,7 +351,7 @@ class RasterCoder(EntropyCoder):
         return index[active.reshape(-1)], bits[active]
 
     def _decode_iteration(self, features, stream, active):
-        with self._timed("raster_decode"):
+        with self._timed("fused_decode"):
             codes, ok = self._raster_decode(features, tf.constant(stream), active)
         return codes.numpy() if bool(ok) else None
 
@@ -342,9 +362,15 @@ def coding_order(values: np.ndarray, active: np.ndarray, groups: int | None) -> 
     `groups`), raster order for the raster kind (None)."""
     if groups is None:
         return values[active].reshape(-1)
-    h, w, bits = values.shape
-    return np.concatenate([values[m.numpy() & active[..., None]]
-                           for m in pass_masks(h, w, bits, groups)])
+    return np.concatenate([values[m & active[..., None]]
+                           for m in checkerboard_masks(*values.shape, groups)])
+
+
+@functools.lru_cache(maxsize=4)
+def checkerboard_masks(height: int, width: int, bits: int, groups: int
+                       ) -> tuple[np.ndarray, ...]:
+    """`tfrnn.context_model.pass_masks` as numpy arrays (computed once per size)."""
+    return tuple(m.numpy() for m in pass_masks(height, width, bits, groups))
 
 
 def payloads_from_table_indices(codes: np.ndarray, index: np.ndarray,
@@ -371,8 +397,75 @@ class IntegerCoding:
         return integer_table_index(logits, self.model.logit_bits)
 
 
-class IntegerCheckerboardCoder(IntegerCoding, CheckerboardCoder):
-    """`CheckerboardCoder` for `IntegerCheckerboardContextModel` (header mode 3)."""
+class IntegerCheckerboardCoder(IntegerCoding, EntropyCoder):
+    """The coder of `IntegerCheckerboardContextModel` (header mode 3): the bits in the order
+    of `CheckerboardCoder` (`coding_order`), each pass computed at its own positions only.
+
+    Encoding computes an iteration's tables at once by teacher forcing (`iteration_logits`:
+    each pass from the true codes of the earlier ones). Decoding runs one traced function per
+    iteration (`_decode_passes`): the 2·G passes and their range decoding in one graph, the
+    features' share of every pass computed once, and the anchors' share of the non-anchor
+    passes once the anchors are decoded."""
+
+    model: IntegerCheckerboardContextModel
+    network_functions = ("_advance", "_features", "_tables", "_hidden_features",
+                         "_anchor_sums", "_parity_logits")
+
+    def __init__(self, model: IntegerCheckerboardContextModel):
+        super().__init__(model)
+        self._tables = tf.function(self._iteration_tables,
+                                   input_signature=[self._features_spec, self._codes_spec])
+        self._hidden_features = tf.function(model.hidden_features)
+        self._anchor_sums = tf.function(model.anchor_sums)
+        self._parity_logits = tf.function(model.parity_logits)
+        self._decode_passes = tf.function(self._decode_loop, input_signature=[
+            self._features_spec, tf.TensorSpec((), tf.string),
+            tf.TensorSpec((None, None), tf.bool)])
+
+    def _iteration_tables(self, features, codes):
+        """Table indices [h, w, bits] of one iteration's codes [1, h, w, bits]."""
+        return self._table_index(self.model.iteration_logits(features, codes))[0]
+
+    def _encode_iteration(self, features, bits, active):
+        with self._timed("network"):
+            index = self._tables(features, bits[None]).numpy()
+        groups = self.model.groups
+        return coding_order(index, active, groups), coding_order(bits, active, groups)
+
+    def _decode_loop(self, features, stream, active):
+        """(codes [h, w, bits], whether the stream decoded) of one iteration."""
+        model = self.model
+        shape = tf.shape(active)
+        layout = model.layout(shape[0], shape[1])
+        hidden = self._hidden_features(features, layout)
+        flat = tf.reshape(active, (-1,))
+        handle = tfc.create_range_decoder(stream, LOOKUP)
+        anchors, decoded = None, []
+        for p in (0, 1):
+            here = tf.gather(flat, layout.positions[p])
+            where, count = tf.cast(tf.where(here), tf.int32), tf.size(layout.positions[p])
+            blocks = []
+            for g in range(model.groups):
+                step = p * model.groups + g
+                known = tf.concat([tf.zeros((count, 0))] + blocks, axis=1)[None]
+                index = tf.boolean_mask(self._table_index(self._parity_logits(
+                    step, hidden[p], known, anchors, layout)), here)
+                handle, symbols = tfc.entropy_decode_index(handle, index, tf.shape(index),
+                                                           tf.int32)
+                width = model.group(step).stop - model.group(step).start
+                blocks.append(tf.scatter_nd(where, tf.cast(symbols, tf.float32) * 2.0 - 1.0,
+                                            tf.stack([count, width])))
+            decoded.append(tf.concat(blocks, axis=1))
+            if p == 0:
+                anchors = self._anchor_sums(decoded[0][None], layout)
+        codes = tf.gather(tf.concat(decoded, axis=0), layout.order)
+        return (tf.reshape(codes, (shape[0], shape[1], model.bits)),
+                tfc.entropy_decode_finalize(handle))
+
+    def _decode_iteration(self, features, stream, active):
+        with self._timed("fused_decode"):
+            codes, ok = self._decode_passes(features, tf.constant(stream), active)
+        return codes.numpy() if bool(ok) else None
 
 
 class IntegerRasterCoder(IntegerCoding, RasterCoder):

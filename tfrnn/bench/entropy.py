@@ -9,9 +9,9 @@ Reported per context model (JSON on stdout, and to `--out`):
   saving versus raw bits, 1 − Σ entropy-coded bytes / Σ raw bytes over the images;
 - seconds per image to entropy-code and to entropy-decode all iterations, split into context
   network and range coder, plus the codec's own encoder and decoder; the decoded bits are
-  checked to equal the encoded ones. The raster decoder interleaves network steps and range
-  decoding in one loop: its range-coding time is estimated as that loop's time minus the
-  encoder's (network-only) loop time.
+  checked to equal the encoded ones. The raster and integer checkerboard decoders
+  interleave network steps and range decoding in one traced function: their range-coding time
+  is estimated as the decoder's time minus the encoder's network time.
 
 With `--integer`, each context model is measured a second time converted to integers
 (`tfrnn.integer_context`, FORMAT.md modes 3 and 4), and `integer_vs_float` reports its extra
@@ -99,10 +99,10 @@ class _Measured:
         self.decode_s.append(seconds)
         self.exact &= bool(np.array_equal(decoded, codes))
         timings = dict(coder.timings)
-        if "raster_decode" in timings:
+        if "fused_decode" in timings:
             # Network steps and range decoding run in one loop: range decoding is estimated as
             # that loop's time minus the same loop's without it (encoding), floored at 0 (noise).
-            total = timings["network"] + timings["raster_decode"]
+            total = timings["network"] + timings["fused_decode"]
             timings = {"network": encode_network,
                        "range_coding": max(0.0, total - encode_network)}
         self.split["network"].append(timings.get("network", 0.0))

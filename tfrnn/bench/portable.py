@@ -93,11 +93,10 @@ def decode_job(path: str) -> None:
         model.load_weights(spec["weights"])
         coder = entropy_coder(integer_context_model(model) if spec["integer"] else model)
         if job["jit_compile"]:  # XLA-compile the network functions (not the range coder's)
-            for attr in ("_advance", "_features", "_pass"):
-                if hasattr(coder, attr):
-                    fn = getattr(coder, attr)
-                    setattr(coder, attr, tf.function(fn.python_function, jit_compile=True,
-                                                     input_signature=fn.input_signature))
+            for attr in coder.network_functions:
+                fn = getattr(coder, attr)
+                setattr(coder, attr, tf.function(fn.python_function, jit_compile=True,
+                                                 input_signature=fn.input_signature))
         coders[name] = coder
     expected = np.load(job["codes"])
     results = []
