@@ -33,8 +33,8 @@ WebP whose headers are not counted, by SSIM at equal size and by size at equal S
   size needs, i.e. the iteration codes, bits per iteration / 8 bytes each (16 for a 32×32
   thumbnail), no container header (`bytes`); and, as a column beyond the paper, the bundle's
   entropy-coded payloads of the first k iterations (`entropy-bytes`, FORMAT.md), also without
-  the container and its framing. Each thumbnail's file is decoded back and checked to equal the encoder's
-  reconstruction bit for bit.
+  the container and its framing. Each thumbnail's file is decoded back and checked to equal
+  the encoder's reconstruction bit for bit.
 - `--held-out P`: only the photos `tfrnn prepare --split train --held-out-percent P` leaves
   out (`data_prep.thumbnails.held_out`, on the path relative to `--images`): no training
   step saw them.
