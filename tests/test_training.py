@@ -367,6 +367,27 @@ def test_resume_keeps_the_runs_learning_rate_unless_given(tmp_path):
     assert (fresh.lr, fresh.lr_schedule) == (5e-4, "constant")
 
 
+def test_resume_keeps_the_runs_stage_and_pipeline_unless_given(tmp_path):
+    import json
+
+    from tfrnn.commands.train import parse_options
+    from tfrnn.training.options import TrainOptions
+
+    run = tmp_path / "run"
+    run.mkdir()
+    kept = {"stage": "context", "batch_size": 8, "tile_size": 144, "crop": 128, "flips": False,
+            "shuffle_buffer": 50, "seed": 7, "context_kind": "raster", "context_groups": 4}
+    (run / "run.json").write_text(json.dumps({"options": kept}))
+    base = ["--data", str(tmp_path), "--run-dir", str(run)]
+    resumed = parse_options([*base, "--resume"])
+    assert {k: getattr(resumed, k) for k in kept} == kept
+    assert parse_options([*base, "--resume", "--seed", "3"]).seed == 3  # the trainer refuses it
+    fresh = parse_options(base)
+    defaults = TrainOptions.__dataclass_fields__
+    assert all(getattr(fresh, k) == defaults[k].default for k in kept)
+    assert parse_options([*base, "--no-flips"]).flips is False
+
+
 def test_feed_forward_residual_autoencoder_trains_every_stage(data, tmp_path, capsys):
     """The 2016 yardstick (`tfrnn.feedforward`) through `tfrnn train`: each step moves every
     stage's weights; more iterations than stages is a one-line error."""

@@ -58,8 +58,9 @@ def build_parser():
                    help="RUN: checkpoints/, model/ (latest bundle), logs/ (TensorBoard)")
     p.add_argument("--steps", type=int, default=d["steps"].default,
                    help="total optimizer steps (a resumed run continues up to this)")
-    p.add_argument("--batch-size", type=int, default=d["batch_size"].default,
-                   help="global batch (split over replicas and workers)")
+    p.add_argument("--batch-size", type=int,
+                   help=f"global batch (split over replicas and workers; default "
+                   f"{d['batch_size'].default}; a resumed run: its own)")
     p.add_argument("--iterations", type=int, help="unrolled iterations (default: the config's)")
     p.add_argument("--iteration-weights", type=_floats, metavar="W1,W2,...",
                    help="loss weight of each iteration (default: all 1)")
@@ -101,31 +102,42 @@ def build_parser():
     p.add_argument("--eval-count", type=int, default=d["eval_count"].default,
                    help="held-out images used")
     p.add_argument("--log-every", type=int, default=d["log_every"].default)
-    p.add_argument("--seed", type=int, default=d["seed"].default)
-    p.add_argument("--stage", choices=STAGES, default=d["stage"].default,
-                   help="codec; context: the entropy model on a frozen codec; joint: both")
-    p.add_argument("--context-kind", choices=CONTEXT_KINDS, default=d["context_kind"].default,
+    p.add_argument("--seed", type=int,
+                   help=f"default {d['seed'].default}; a resumed run: its own")
+    p.add_argument("--stage", choices=STAGES,
+                   help="codec (default; a resumed run: its own); context: the entropy model "
+                   "on a frozen codec; joint: both")
+    p.add_argument("--context-kind", choices=CONTEXT_KINDS,
                    help="the context model the context and joint stages train: checkerboard "
-                   "(parallel passes) or raster (sequential, BinaryRNN-like)")
-    p.add_argument("--context-groups", type=int, default=d["context_groups"].default,
-                   help="channel groups of a checkerboard context model (2·N passes)")
+                   "(parallel passes; default) or raster (sequential, BinaryRNN-like)")
+    p.add_argument("--context-groups", type=int,
+                   help=f"channel groups of a checkerboard context model (2·N passes; default "
+                   f"{d['context_groups'].default})")
     p.add_argument("--init-from", metavar="MODEL",
                    help="start from a bundle, a run directory or a pretrained name")
-    p.add_argument("--tile-size", type=int, default=d["tile_size"].default,
-                   help="tile size the datasets must have")
-    p.add_argument("--crop", type=int, help="train on random crops of this size")
-    p.add_argument("--no-flips", dest="flips", action="store_false",
-                   help="no random left-right flips")
-    p.add_argument("--shuffle-buffer", type=int, default=d["shuffle_buffer"].default)
+    p.add_argument("--tile-size", type=int,
+                   help=f"tile size the datasets must have (default {d['tile_size'].default}; "
+                   "a resumed run: its own)")
+    p.add_argument("--crop", type=int,
+                   help="train on random crops of this size (a resumed run: its own)")
+    p.add_argument("--no-flips", dest="flips", action="store_const", const=False,
+                   help="no random left-right flips (a resumed run: its own)")
+    p.add_argument("--shuffle-buffer", type=int,
+                   help=f"default {d['shuffle_buffer'].default}; a resumed run: its own")
     return p
 
 
-LR_OPTIONS = ("lr", "lr_schedule", "lr_decay_steps", "lr_decay_rate")
+# Flags that, when not given, keep a resumed run's values: the learning-rate schedule (a resume
+# must not silently change it) and the stage and input pipeline (a resume may not change them).
+RESUMED_OPTIONS = ("lr", "lr_schedule", "lr_decay_steps", "lr_decay_rate", "stage",
+                   "batch_size", "tile_size", "crop", "flips", "shuffle_buffer", "seed",
+                   "context_kind", "context_groups")
 
 
 def parse_options(argv: Sequence[str]) -> TrainOptions:
-    """Options from flags. The learning-rate flags not given keep a resumed run's values (its
-    `run.json`), else the defaults: a resume must not silently change the schedule."""
+    """Options from flags. The flags of `RESUMED_OPTIONS` not given keep a resumed run's values
+    (its `run.json`), else the defaults; a given one that differs from the run's stage or
+    pipeline is refused by the trainer."""
     args = vars(build_parser().parse_args(list(argv)))
     args["data"] = tuple(args["data"])
     run_file = Path(args["run_dir"]) / "run.json"
@@ -135,7 +147,7 @@ def parse_options(argv: Sequence[str]) -> TrainOptions:
             before = json.loads(run_file.read_text()).get("options", {})
         except (OSError, ValueError):
             before = {}  # the trainer reports an unreadable run.json
-    for key in LR_OPTIONS:
+    for key in RESUMED_OPTIONS:
         if args[key] is None:
             args[key] = before.get(key, TrainOptions.__dataclass_fields__[key].default)
     return TrainOptions(**args)
