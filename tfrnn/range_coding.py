@@ -27,7 +27,7 @@ import struct
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -238,13 +238,10 @@ class CheckerboardCoder(EntropyCoder):
                     for s in range(self.model.passes)]
         return self._table_index(tf.switch_case(step, branches))[0]
 
-    def _masks(self, height: int, width: int) -> list[np.ndarray]:
-        return [m.numpy() for m in pass_masks(height, width, self.model.bits, self.model.groups)]
-
     def _encode_iteration(self, features, bits, active):
         indices, ordered_bits = [], []
         known = np.zeros_like(bits)
-        for step, mask in enumerate(self._masks(*bits.shape[:2])):
+        for step, mask in enumerate(checkerboard_masks(*bits.shape, self.model.groups)):
             with self._timed("network"):
                 index = self._pass(step, features, known[None]).numpy()
             mask = mask & active[..., None]
@@ -254,12 +251,14 @@ class CheckerboardCoder(EntropyCoder):
         return np.concatenate(indices), np.concatenate(ordered_bits)
 
     def _decode_iteration(self, features, stream, active):
-        return decode_passes(stream, self._masks(*active.shape), active, self.model.bits,
+        return decode_passes(stream, checkerboard_masks(*active.shape, self.model.bits,
+                                                        self.model.groups),
+                             active, self.model.bits,
                              lambda step, codes: self._pass(step, features, codes[None]).numpy(),
                              self._timed)
 
 
-def decode_passes(stream: bytes, masks: list[np.ndarray], active: np.ndarray, bits: int,
+def decode_passes(stream: bytes, masks: Sequence[np.ndarray], active: np.ndarray, bits: int,
                   tables: Callable[[int, np.ndarray], np.ndarray],
                   timed: Callable[[str], contextlib.AbstractContextManager] | None = None
                   ) -> np.ndarray | None:
@@ -369,8 +368,11 @@ def coding_order(values: np.ndarray, active: np.ndarray, groups: int | None) -> 
 @functools.lru_cache(maxsize=4)
 def checkerboard_masks(height: int, width: int, bits: int, groups: int
                        ) -> tuple[np.ndarray, ...]:
-    """`tfrnn.context_model.pass_masks` as numpy arrays (computed once per size)."""
-    return tuple(m.numpy() for m in pass_masks(height, width, bits, groups))
+    """`tfrnn.context_model.pass_masks` as read-only numpy arrays (computed once per size)."""
+    masks = tuple(m.numpy() for m in pass_masks(height, width, bits, groups))
+    for m in masks:
+        m.flags.writeable = False
+    return masks
 
 
 def payloads_from_table_indices(codes: np.ndarray, index: np.ndarray,
