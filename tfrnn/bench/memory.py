@@ -179,18 +179,16 @@ def main(argv: Sequence[str]) -> int:
                    "width": photo.shape[1], "height": photo.shape[0]}
             del photo
             if args.savedmodel:
-                row["compress"] = _measure(["serve-compress", args.savedmodel, str(src),
-                                            str(coded), str(args.iterations)])
-                if row["compress"]["exit"] == 0:
-                    row["decompress"] = _measure(["serve-decompress", args.savedmodel,
-                                                  str(coded), str(out)])
+                compress = ["serve-compress", args.savedmodel, str(src)]
+                decompress = ["serve-decompress", args.savedmodel]
             else:
-                row["compress"] = _measure(["compress", args.model, str(tile), str(src),
-                                            str(coded), str(args.iterations)])
-                if row["compress"]["exit"] == 0:
+                compress = ["compress", args.model, str(tile), str(src)]
+                decompress = ["decompress", args.model]
+            row["compress"] = _measure([*compress, str(coded), str(args.iterations)])
+            if row["compress"]["exit"] == 0:
+                if not args.savedmodel:  # a .tfrnn file (the SavedModel's is codes in .npz)
                     row["bytes"] = coded.stat().st_size
-                    row["decompress"] = _measure(["decompress", args.model, str(coded),
-                                                  str(out)])
+                row["decompress"] = _measure([*decompress, str(coded), str(out)])
             for key in ("compress", "decompress"):
                 if "seconds" in row.get(key, {}):
                     row[key]["seconds_per_megapixel"] = row[key]["seconds"] / row["megapixels"]
