@@ -179,3 +179,7 @@ def test_run_with_a_model_of_ours_on_held_out_photos(tmp_path, astronaut):
     assert (out / "ssim.png").stat().st_size > 0
     with pytest.raises(UserError, match="no image is in the held-out 0%"):
         thumbnails.main(["--images", str(images), "--held-out", "0", "--out", str(out)])
+    # the plot's legend: the iteration codes are bits before entropy coding
+    curves = thumbnails.model_curves(str(bundle), thumb[None], ["t"], "d", tmp_path / "c")
+    assert curves["tiny-thumb"].coding == "raw"
+    assert curves["tiny-thumb-entropy"].coding == "entropy-coded"

@@ -332,7 +332,7 @@ def model_curves(model: str, thumbs: np.ndarray, names: list[str], dataset: str,
                   required=("bpp", "ssim-rgb", "psnr-rgb", "encoding_time", "decoding_time"))
     ssim = np.asarray(res["ssim-rgb"])
     curves = {label: Curve(doc["name"], "ssim-rgb", np.asarray(res["bytes"]), ssim, "ours",
-                           str(path), label)}
+                           str(path), label, coding="raw")}
     if "entropy-bytes" in res:
         curves[f"{label}-entropy"] = Curve(f"{label} (ours), entropy-coded", "ssim-rgb",
                                            np.asarray(res["entropy-bytes"]), ssim, "ours",
