@@ -47,6 +47,19 @@ def test_binarizer_inference_is_sign_and_training_is_unbiased():
     assert set(np.unique(sample.numpy())) == {-1.0, 1.0}
     assert abs(float(tf.reduce_mean(sample)) - 0.4) < 0.01  # E[b] = x
     np.testing.assert_array_equal(tape.gradient(sample, values).numpy(), 1.0)  # straight through
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        signs = binarize(x, training=True, stochastic=False)  # `tfrnn train --binarizer sign`
+    np.testing.assert_array_equal(signs.numpy(), [[-1, -1, 1, 1, 1]])
+    np.testing.assert_array_equal(tape.gradient(signs, x).numpy(), 1.0)
+
+
+def test_sign_bits_train_the_reconstruction_inference_makes(tiny):
+    images = random_images((2, 32, 48, 3))
+    trained = tiny(images, training=True, iterations=3, stochastic=False)
+    np.testing.assert_allclose(trained.numpy(), tiny(images, iterations=3).numpy(), atol=1e-6)
+    sampled = tiny(images, training=True, iterations=3)
+    assert np.abs(sampled.numpy() - trained.numpy()).max() > 1e-3
 
 
 REPLICA_NOISE = """

@@ -18,6 +18,7 @@ from PIL import Image
 
 import tfrnn.binarizer
 import tfrnn.training.step
+from tfrnn.binarizer import binarize as BINARIZE
 from tfrnn.bundle import load_bundle
 from tfrnn.cli import main as tfrnn_main
 from tfrnn.configs import CellSpec, get_config
@@ -26,12 +27,9 @@ TESTS = Path(__file__).resolve().parent
 COMMON = ["--batch-size", "8", "--shuffle-buffer", "64", "--lr", "3e-3"]
 
 
-def sign_binarize(x, training, seed_generator=None):
-    """A deterministic binarizer (sign, straight-through gradient): no noise to split."""
-    from keras import ops
-
-    sign = ops.where(x >= 0, ops.ones_like(x), -ops.ones_like(x))
-    return x + ops.stop_gradient(sign - x) if training else sign
+def sign_binarize(x, training, seed_generator=None, stochastic=True):
+    """Every binarizer deterministic (sign, straight-through gradient): no noise to split."""
+    return BINARIZE(x, training, stochastic=False)
 
 
 @pytest.fixture(scope="module")
@@ -254,6 +252,7 @@ def test_bad_input_is_one_line_and_overwrites_nothing(data, reference, tmp_path,
         "--batch-size must be at least 1": {"--batch-size": 0},
         "--loss: ms-ssim needs patches of at least 21 px": {"--loss": "ms-ssim", "--crop": 16},
         "invalid choice: 'huber'": {"--loss": "huber"},
+        "invalid choice: 'soft'": {"--binarizer": "soft"},
         "priming and diffusion are 0 to 8 extra steps": {"--priming": 9},
         "must be a file-system path": {"--run-dir": "gs://bucket/run"},
     }
@@ -285,8 +284,11 @@ def test_loss_flag_trains_the_named_objective_and_a_resume_keeps_it(data, tmp_pa
     assert train(*train_args(data, run, "--resume", "--steps", 8, "--lr", "1e-3")) == 0
     assert "ms-ssim loss" in capsys.readouterr().out
     l1 = tmp_path / "ssim-l1"
-    assert train(*train_args(data, l1, "--loss", "ssim-weighted-l1", "--steps", 2)) == 0
-    assert "ssim-weighted-l1 loss" in capsys.readouterr().out
+    assert train(*train_args(data, l1, "--loss", "ssim-weighted-l1", "--binarizer", "sign",
+                             "--steps", 2)) == 0
+    assert "ssim-weighted-l1 loss, sign bits" in capsys.readouterr().out
+    assert train(*train_args(data, l1, "--resume", "--steps", 3)) == 0
+    assert "ssim-weighted-l1 loss, sign bits" in capsys.readouterr().out
 
 
 def test_priming_fine_tunes_a_model_that_had_none(data, reference, tmp_path):

@@ -1,9 +1,12 @@
 """The binarizer B (Toderici 2016 §3.1; 2017 §2): 1×1 conv, tanh, then bits in {−1, +1}.
 
 Training: stochastic, +1 with probability (1 + x)/2 else −1, the gradient passed straight
-through (the expectation of the sample is x). Inference: sign(x), with sign(0) = +1 so that
-every output is exactly ±1. Under a `tf.distribute` strategy each replica draws its own noise
-(the replica id is mixed into the seed), so replicas' samples are independent.
+through (the expectation of the sample is x); or, with `stochastic=False` (`tfrnn train
+--binarizer sign`), the inference bits sign(x) with the same straight-through gradient, as
+Theis et al. 2017 (§2.1) round in the forward pass and pass the gradient through. Inference:
+sign(x), with sign(0) = +1 so that every output is exactly ±1. Under a `tf.distribute`
+strategy each replica draws its own noise (the replica id is mixed into the seed), so
+replicas' samples are independent.
 """
 
 from __future__ import annotations
@@ -21,10 +24,15 @@ def _replica_seed(seed_generator: keras.random.SeedGenerator) -> tf.Tensor:
     return tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
 
 
-def binarize(x, training: bool, seed_generator: keras.random.SeedGenerator | None = None):
-    """Map x in [−1, 1] to {−1, +1}: stochastic with a straight-through gradient if training."""
+def binarize(x, training: bool, seed_generator: keras.random.SeedGenerator | None = None,
+             stochastic: bool = True):
+    """Map x in [−1, 1] to {−1, +1}; if training, with a straight-through gradient and
+    (`stochastic`) sampled bits."""
+    sign = ops.where(x >= 0, ops.ones_like(x), -ops.ones_like(x))
     if not training:
-        return ops.where(x >= 0, ops.ones_like(x), -ops.ones_like(x))
+        return sign
+    if not stochastic:
+        return x + ops.stop_gradient(sign - x)
     if seed_generator is None:
         noise = keras.random.uniform(ops.shape(x), dtype=x.dtype)
     else:
@@ -53,8 +61,9 @@ class Binarizer(keras.layers.Layer):
         """The value in [−1, 1] that is binarized: tanh of the projection."""
         return ops.tanh(self.projection(inputs))
 
-    def call(self, inputs, training: bool = False):
-        return binarize(self.latent(inputs), bool(training), self.seed_generator)
+    def call(self, inputs, training: bool = False, stochastic: bool = True):
+        return binarize(self.latent(inputs), bool(training), self.seed_generator,
+                        bool(stochastic))
 
     def get_config(self):
         config = super().get_config()

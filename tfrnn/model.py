@@ -136,13 +136,14 @@ class RecurrentCodec(keras.Model):
         return features, gain, enc_states
 
     def step(self, x, reconstruction, enc_states, dec_states, training: bool = False,
-             active=None, first: bool = False):
+             active=None, first: bool = False, stochastic: bool = True):
         """One full iteration: returns (b_t, x̂_t, encoder states, decoder states).
 
-        `active` (1 or 0 per code cell, [B, h, w, 1]) zeroes the codes of stopped cells.
+        `active` (1 or 0 per code cell, [B, h, w, 1]) zeroes the codes of stopped cells;
+        `stochastic=False` trains on the sign bits (see `tfrnn.binarizer`).
         """
         features, gain, enc_states = self.propose(x, reconstruction, enc_states, first)
-        bits = self.binarizer(features, training=training)
+        bits = self.binarizer(features, training=training, stochastic=stochastic)
         if active is not None:
             bits = bits * active
         reconstruction, dec_states = self.decode_step(bits, reconstruction, dec_states, gain,
@@ -173,10 +174,12 @@ class RecurrentCodec(keras.Model):
 
     # -- training -----------------------------------------------------------------------------
 
-    def call(self, images, training: bool = False, iterations: int | None = None):
+    def call(self, images, training: bool = False, iterations: int | None = None,
+             stochastic: bool = True):
         """Reconstructions in model space after each iteration: [T, B, H, W, 3].
 
         Unrolled in Python (static T) for training; compare with `to_model_space(images)`.
+        `stochastic`: the training binarizer samples its bits (else sign bits, straight-through).
         """
         iterations = int(iterations or self.codec_config.iterations)
         x = self.to_model_space(images)
@@ -186,7 +189,8 @@ class RecurrentCodec(keras.Model):
         outputs = []
         for t in range(iterations):
             _, reconstruction, enc_states, dec_states = self.step(
-                x, reconstruction, enc_states, dec_states, training=training, first=t == 0)
+                x, reconstruction, enc_states, dec_states, training=training, first=t == 0,
+                stochastic=stochastic)
             outputs.append(reconstruction[:, : shape[1], : shape[2], :])
         return ops.stack(outputs)
 

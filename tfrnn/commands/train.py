@@ -9,6 +9,7 @@ from pathlib import Path
 from tfrnn.errors import UserError
 from tfrnn.losses import LOSSES
 from tfrnn.training.options import (
+    BINARIZERS,
     CONTEXT_KINDS,
     PRECISIONS,
     SCHEDULES,
@@ -68,6 +69,10 @@ def build_parser():
                    help="distortion summed over iterations: l1 (2017), l2 (2016), ms-ssim "
                    "(needs patches of 21+ px; 5 scales from 161 px), ssim-weighted-l1 "
                    "(Johnston 2018); default: the config's; a resumed run: its own")
+    p.add_argument("--binarizer", choices=BINARIZERS,
+                   help="the bits the codec trains on: stochastic (default; the papers' "
+                   "samples) or sign (the bits inference sends, straight-through gradient); "
+                   "a resumed run: its own")
     p.add_argument("--priming", type=int, metavar="N",
                    help="N extra encoder/decoder steps at the first iteration (Johnston "
                    "2018); sets the config's `priming`, also of an --init-from model")

@@ -15,6 +15,8 @@ PRECISIONS = ("float16", "bfloat16")
 # tfrnn.context_model.KINDS, spelled out so that parsing flags imports no TensorFlow
 # (tests/test_training.py checks they agree); the first is the default.
 CONTEXT_KINDS = ("checkerboard", "raster")
+# The training binarizer (`tfrnn.binarizer`): sampled bits (the papers') or the sign bits.
+BINARIZERS = ("stochastic", "sign")
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,8 @@ class TrainOptions:
 
     Defaults: Adam at 5e-4, the public PyTorch reproduction's setting (Toderici 2017 §3 names
     Adam without a rate); 32×32 tiles and L1 summed over iterations (§3); batch 32.
-    `loss=None` takes the configuration's (`l1` for 2017, `l2` for 2016; `tfrnn.losses`).
+    `loss=None` takes the configuration's (`l1` for 2017, `l2` for 2016; `tfrnn.losses`);
+    `binarizer=None` the papers' stochastic bits (a resumed run: its own).
     """
 
     data: tuple[tuple[str, float], ...]
@@ -52,6 +55,7 @@ class TrainOptions:
     seed: int = 0
     iteration_weights: tuple[float, ...] | None = None
     loss: str | None = None
+    binarizer: str | None = None
     priming: int | None = None
     diffusion: int | None = None
     stage: str = "codec"
@@ -99,6 +103,8 @@ class TrainOptions:
             raise UserError(f"--crop {self.crop} is larger than the tiles ({self.tile_size})")
         if self.stage == "context" and self.init_from is None and not self.resume:
             raise UserError("--stage context trains on a frozen codec: give --init-from MODEL")
+        if self.binarizer is not None and self.binarizer not in BINARIZERS:
+            raise UserError(f"--binarizer must be one of {', '.join(BINARIZERS)}")
         if self.context_kind not in CONTEXT_KINDS:
             raise UserError(f"--context-kind must be one of {', '.join(CONTEXT_KINDS)}")
         if self.cpu_replicas > 1 and self.strategy not in ("mirrored", "auto"):

@@ -10,8 +10,9 @@ gradients over the network once, not twice.
 
 Losses by stage:
 - `codec`: Σ_t w_t · d(x, x̂_t), the codec unrolled over T iterations with the stochastic
-  binarizer (Toderici 2017 §3); d is `loss` (`tfrnn.losses`: L1 for the 2017 paper, L2 for the
-  2016 one, 1 − MS-SSIM, or Johnston 2018's SSIM-weighted L1).
+  binarizer (Toderici 2017 §3) or, with `binarizer="sign"`, the sign bits it sends at
+  inference (straight-through gradient either way); d is `loss` (`tfrnn.losses`: L1 for the
+  2017 paper, L2 for the 2016 one, 1 − MS-SSIM, or Johnston 2018's SSIM-weighted L1).
 - `context`: the entropy model's cross-entropy in bits per code bit on the codes of the frozen
   codec (`encode`, the sign binarizer: the codes an encoder really sends).
 - `joint`: both at once; the codes reach the entropy model without a gradient, so the
@@ -69,7 +70,7 @@ class TrainStep:
     def __init__(self, cluster: Cluster, codec: RecurrentCodec, context_model, stage: str,
                  optimizer: keras.optimizers.Optimizer, iterations: int,
                  iteration_weights: Sequence[float] | None = None, clip_norm: float = 0.0,
-                 xla: bool = False, loss: str | None = None):
+                 xla: bool = False, loss: str | None = None, binarizer: str = "stochastic"):
         self.cluster = cluster
         self.codec = codec
         self.context_model = context_model
@@ -80,6 +81,7 @@ class TrainStep:
                                   else [float(w) for w in iteration_weights])
         self.clip_norm = float(clip_norm)
         self.loss = loss or codec.codec_config.loss
+        self.stochastic = binarizer == "stochastic"
         self.variables = trainable_variables(stage, codec, context_model)
         self.loss_scaling = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
         take_summed_gradients(optimizer)
@@ -100,7 +102,8 @@ class TrainStep:
         total = tf.constant(0.0)
         if self.stage in ("codec", "joint"):
             kind = self.loss
-            reconstructions = self.codec(images, training=True, iterations=self.iterations)
+            reconstructions = self.codec(images, training=True, iterations=self.iterations,
+                                         stochastic=self.stochastic)
             target = self.codec.to_model_space(images)
             out["per_iteration"] = tf.cast(
                 per_iteration_loss(target, reconstructions, kind), tf.float32)

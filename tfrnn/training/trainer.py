@@ -36,7 +36,7 @@ from tfrnn.losses import check_loss
 from tfrnn.model import RecurrentCodec
 from tfrnn.training.checkpoints import Checkpoints, RunDirectory
 from tfrnn.training.distribute import Cluster, make_cluster
-from tfrnn.training.options import TrainOptions
+from tfrnn.training.options import BINARIZERS, TrainOptions
 from tfrnn.training.step import TrainStep, trainable_variables
 from tfrnn.training.summaries import Evaluator, Summaries
 
@@ -215,6 +215,7 @@ class Trainer:
                             f"iteration), not {self.iterations}")
         self.iteration_weights = options.iteration_weights or before.get("iteration_weights")
         self.loss = options.loss or before.get("loss") or config.loss
+        self.binarizer = options.binarizer or before.get("binarizer") or BINARIZERS[0]
         try:
             check_loss(self.loss, options.patch_size)
         except ValueError as e:
@@ -268,7 +269,7 @@ class Trainer:
                                        metadata)
         self.train_step = TrainStep(self.cluster, self.codec, self.context_model, options.stage,
                                     self.optimizer, self.iterations, self.iteration_weights,
-                                    options.clip_norm, options.xla, self.loss)
+                                    options.clip_norm, options.xla, self.loss, self.binarizer)
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -302,7 +303,8 @@ class Trainer:
         if step >= options.steps:
             _log(f"{options.run_dir}: already at step {step} of {options.steps}")
             return 0
-        objective = f", {self.loss} loss" if options.stage != "context" else ""
+        objective = (f", {self.loss} loss, {self.binarizer} bits"
+                     if options.stage != "context" else "")
         _log(f"training {self.config.name} ({options.stage}) on {self.cluster.replicas} "
              f"replica(s), {self.cluster.name} strategy: steps {step + 1}..{options.steps}, "
              f"batch {self.global_batch}, {self.iterations} iterations{objective}")
