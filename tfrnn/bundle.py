@@ -46,6 +46,12 @@ class Bundle:
     path: Path | None = None
 
     @property
+    def trained_iterations(self) -> int:
+        """The iterations the model was trained with (the trainer records them), else the
+        configuration's."""
+        return int(self.metadata.get("iterations") or self.codec.codec_config.iterations)
+
+    @property
     def fingerprint(self) -> str:
         """SHA-256 (hex) over the codec's and the context model's weights."""
         h = hashlib.sha256(self.codec.fingerprint().encode())

@@ -88,9 +88,7 @@ class Codec:
         self.model = bundle.codec
         config = self.model.codec_config
         self.name = name or config.name
-        # The iterations the model was trained with (the trainer records them), else the config's.
-        trained = int(bundle.metadata.get("iterations") or config.iterations)
-        self.max_iterations = min(trained, file_format.MAX_ITERATIONS)
+        self.max_iterations = min(bundle.trained_iterations, file_format.MAX_ITERATIONS)
         self.bits = config.bits
         self.tile = 0 if config.fixed_size else tiling.DEFAULT_TILE
         self.batch_pixels = tiling.BATCH_PIXELS

@@ -37,27 +37,11 @@ from typing import Any
 import numpy as np
 
 from tfrnn import atomic, file_format
+from tfrnn.bench.results import image_paths
 from tfrnn.errors import UserError
-from tfrnn.images import list_images, load_image
+from tfrnn.images import load_image
 
 DEFAULT_ITERATIONS = (2, 4, 8, 16)
-
-
-def _shared(*parts: str) -> Path | None:
-    from tfrnn.bench.results import shared_path
-
-    return shared_path(*parts)
-
-
-def _images(folder: str | None, default: tuple[str, ...], limit: int | None, what: str
-            ) -> tuple[Path, list[Path]]:
-    path = Path(folder) if folder else _shared(*default)
-    if path is None:
-        raise UserError(f"no {what} given and ../shared/{'/'.join(default)} is not present")
-    paths = list_images(path)[:limit]
-    if not paths:
-        raise UserError(f"{path}: no images")
-    return path, paths
 
 
 def _sizes(mode: str, payloads: list[bytes], height: int, width: int) -> list[int]:
@@ -173,7 +157,7 @@ def main(argv: Sequence[str]) -> int:
         b.strip() for b in args.backends.split(",") if b.strip()]
     if any(b not in BACKENDS for b in backends):
         raise UserError(f"--backends: choose from {', '.join(BACKENDS)} or all")
-    folder, paths = _images(args.images, ("data", "kodak"), args.limit, "--images")
+    folder, paths = image_paths(args.images, ("data", "kodak"), args.limit, "--images")
     images = [load_image(p) for p in paths]
 
     from tfrnn.codec import load_codec
@@ -194,7 +178,7 @@ def main(argv: Sequence[str]) -> int:
         measured.append(_Measured(f"bundle-{context.kind}", codec.coders[context.kind],
                                   {"source": "bundle"}, context))
     if args.fit_steps > 0:
-        fit_folder, fit_paths = _images(args.fit_images, ("data", "train", "bsds500"),
+        fit_folder, fit_paths = image_paths(args.fit_images, ("data", "train", "bsds500"),
                                         args.fit_limit, "--fit-images")
         fit_images = [load_image(p) for p in fit_paths]
         for kind in kinds:

@@ -32,6 +32,7 @@ import numpy as np
 
 from tfrnn import atomic
 from tfrnn.errors import UserError
+from tfrnn.images import list_images
 from tfrnn.metrics import ms_ssim_db
 
 RESULT_KEYS = ("bpp", "psnr-rgb", "ms-ssim-rgb", "ms-ssim-rgb-db", "psnr-hvs",
@@ -68,6 +69,19 @@ def shared_path(*parts: str) -> Path | None:
     """
     path = Path(os.environ.get("TFRNN_SHARED", REPO.parent / "shared")).joinpath(*parts)
     return path if path.exists() else None
+
+
+def image_paths(folder: str | None, default: tuple[str, ...], limit: int | None, what: str
+                ) -> tuple[Path, list[Path]]:
+    """The folder (`folder`, else `../shared/<default>`) and its first `limit` images;
+    UserError if neither is there or the folder holds no image (`what`: the flag's name)."""
+    path = Path(folder) if folder else shared_path(*default)
+    if path is None:
+        raise UserError(f"no {what} given and ../shared/{'/'.join(default)} is not present")
+    paths = list_images(path)[:limit]
+    if not paths:
+        raise UserError(f"{path}: no images")
+    return path, paths
 
 
 @dataclass(frozen=True)
