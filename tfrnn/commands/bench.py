@@ -15,6 +15,8 @@ BENCHES: dict[str, tuple[str, str]] = {
     "entropy": ("tfrnn.bench.entropy:main", "entropy coding: bits saved, encode/decode time"),
     "model": ("tfrnn.bench.model:main", "weights, GFLOP and forward time per configuration"),
     "memory": ("tfrnn.bench.memory:main", "peak memory and s/MP of compress and decompress"),
+    "iterations": ("tfrnn.bench.iterations:main",
+                   "what each iteration does: residual, update, latents, bits"),
 }
 
 
