@@ -134,8 +134,8 @@ def test_command_writes_one_entry_per_iteration(tmp_path, folder, capsys):
     from tfrnn.bundle import load_bundle
 
     assert doc["model"]["fingerprint"] == load_bundle(model).fingerprint
-    assert json.loads((out / "tfrnn-additive.json").read_text()) == doc
-    table = (out / "tfrnn-additive.md").read_text()
+    assert json.loads((out / "tfrnn-additive-iterations.json").read_text()) == doc
+    table = (out / "tfrnn-additive-iterations.md").read_text()
     assert "| 2 | 0.250 |" in table and "| 2 | 0.250 |" in capsys.readouterr().out
 
 

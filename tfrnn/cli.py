@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "decompress": ("tfrnn.commands.codec:decompress_main", "decompress .tfrnn files to PNG"),
     "truncate": ("tfrnn.commands.codec:truncate_main", "cut a .tfrnn file to fewer iterations"),
     "bench": ("tfrnn.commands.bench:main",
-              "benchmarks: rd, thumbnails, prepare, train, entropy, model"),
+              "benchmarks: rd, thumbnails, prepare, train, entropy, model, memory, iterations"),
     "plot": ("tfrnn.commands.plot:main", "RD plots and BD-rate tables from bench JSON files"),
     "demo": ("tfrnn.commands.demo:main", "the main job: prepare -> train -> export -> compress"),
 }

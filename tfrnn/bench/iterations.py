@@ -176,7 +176,7 @@ def main(argv: Sequence[str]) -> int:
                         help="default: the iterations the model was trained with")
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--out", default=None,
-                        help="write MODEL_ID.json and MODEL_ID.md (the table) in this folder")
+                        help="write tfrnn-NAME-iterations.json and .md (the table) in this folder")
     args = parser.parse_args(list(argv))
     if args.limit < 1 or args.crop < 0:
         raise UserError("--limit must be >= 1 and --crop >= 0")
@@ -222,8 +222,8 @@ def main(argv: Sequence[str]) -> int:
         "tensorflow": tf.__version__, "host": host_info(),
     }
     targets = [Path(args.json)] if args.json else []
-    if args.out:
-        targets.append(Path(args.out) / f"{model_result_id(args.model)}.json")
+    if args.out:  # named by the id: never the same file as `bench rd`'s tfrnn-NAME.json
+        targets.append(Path(args.out) / f"{doc['id']}.json")
         atomic.write_text(targets[-1].with_suffix(".md"), f"{doc['description']}\n\n{table}\n")
     for path in targets:
         write_results(path, doc, required=("bpp", "psnr-rgb"))
