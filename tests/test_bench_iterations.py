@@ -146,8 +146,21 @@ def test_fixed_size_model_gets_thumbnails(tmp_path, folder):
                                                "--iterations", "3", "--limit", "1",
                                                "--json", str(path)]) == 0
     doc = json.loads(path.read_text())
-    assert doc["fixed_size"] == 32 and doc["images"] == ["0.png"]
+    assert doc["thumbnail"] == 32 and doc["images"] == ["0.png"]
     assert doc["results"]["bpp"] == [8 * t / 32 ** 2 for t in (1, 2, 3)]
+    assert run("tfrnn.bench.iterations:main", ["--model", model, "--images", str(folder),
+                                               "--thumbnail", "16", "--limit", "1"]) == 2
+
+
+def test_thumbnail_flag_measures_a_convolutional_model_on_thumbnails(tmp_path, folder):
+    path = tmp_path / "thumbs.json"
+    assert run("tfrnn.bench.iterations:main", ["--model", bundle(tmp_path, "additive"),
+                                               "--images", str(folder), "--thumbnail", "32",
+                                               "--iterations", "2", "--limit", "1",
+                                               "--json", str(path)]) == 0
+    doc = json.loads(path.read_text())
+    assert doc["thumbnail"] == 32
+    assert doc["results"]["bpp"] == [t * 4 * 32 / 32 ** 2 for t in (1, 2)]  # 2x2 code cells
 
 
 @pytest.mark.parametrize("argv, message", [

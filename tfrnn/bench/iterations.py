@@ -141,14 +141,14 @@ def markdown_table(stats: dict[str, list[float]]) -> str:
     return "\n".join(lines)
 
 
-def prepare_image(image: np.ndarray, crop: int, fixed_size: int | None) -> np.ndarray:
-    """The image a model is measured on: for a fixed-size model (e.g. `thumb-fc-lstm`) its
-    centred square crop downscaled to that size (the thumbnail benchmark's); else its centre
-    crop of `crop` px (the whole image if 0)."""
-    if fixed_size:
+def prepare_image(image: np.ndarray, crop: int, thumbnail: int | None) -> np.ndarray:
+    """The image a model is measured on: with `thumbnail` (`--thumbnail`, or the size of a
+    fixed-size model such as `thumb-fc-lstm`) its centred square downscaled to that size (the
+    thumbnail benchmark's); else its centre crop of `crop` px (the whole image if 0)."""
+    if thumbnail:
         from tfrnn.bench.thumbnails import make_thumbnail
 
-        return make_thumbnail(image, fixed_size)
+        return make_thumbnail(image, thumbnail)
     from tfrnn.training.summaries import center_crop
 
     return center_crop(image, crop)
@@ -172,14 +172,17 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--crop", type=int, default=256,
                         help="centre crop in px (default 256; 0: whole images); a fixed-size "
                              "model gets each image's centred square downscaled to its size")
+    parser.add_argument("--thumbnail", type=int, default=None, metavar="PX",
+                        help="measure on PX x PX thumbnails (each image's centred square "
+                             "downscaled, as `bench thumbnails` makes them) instead of crops")
     parser.add_argument("--iterations", type=int, default=None,
                         help="default: the iterations the model was trained with")
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--out", default=None,
                         help="write tfrnn-NAME-iterations.json and .md (the table) in this folder")
     args = parser.parse_args(list(argv))
-    if args.limit < 1 or args.crop < 0:
-        raise UserError("--limit must be >= 1 and --crop >= 0")
+    if args.limit < 1 or args.crop < 0 or (args.thumbnail is not None and args.thumbnail < 1):
+        raise UserError("--limit and --thumbnail must be >= 1 and --crop >= 0")
     folder, paths = image_paths(args.images, ("data", "kodak"), args.limit, "--images")
 
     import tensorflow as tf
@@ -193,10 +196,14 @@ def main(argv: Sequence[str]) -> int:
         raise UserError("--iterations must be >= 1")
     if config.cell == FEED_FORWARD and iterations > config.iterations:
         raise UserError(f"--iterations: model {args.model} has {config.iterations} stages")
+    if config.fixed_size and args.thumbnail not in (None, config.fixed_size):
+        raise UserError(f"--thumbnail: model {args.model} codes {config.fixed_size}x"
+                        f"{config.fixed_size} images only")
+    thumbnail = args.thumbnail or config.fixed_size
     images, names = [], []
     for path in paths:
         try:
-            images.append(prepare_image(load_image(path), args.crop, config.fixed_size))
+            images.append(prepare_image(load_image(path), args.crop, thumbnail))
             names.append(path.name)
         except UserError as e:
             print(f"skipped {e}", file=sys.stderr)
@@ -205,7 +212,7 @@ def main(argv: Sequence[str]) -> int:
 
     stats = iteration_stats(codec, images, iterations)
     table = markdown_table(stats)
-    size = (f"resized to {config.fixed_size}x{config.fixed_size}" if config.fixed_size
+    size = (f"thumbnails of {thumbnail}x{thumbnail}" if thumbnail
             else f"centre crop {args.crop} px" if args.crop else "whole images")
     doc: dict[str, Any] = {
         "name": f"{model_result_id(args.model)} iterations",
@@ -218,7 +225,7 @@ def main(argv: Sequence[str]) -> int:
         "model": {"name": args.model, "fingerprint": bundle.fingerprint,
                   "config": config.name, "metadata": bundle.metadata},
         "dataset": str(folder), "images": names, "crop": args.crop,
-        "fixed_size": config.fixed_size, "iterations": iterations,
+        "thumbnail": thumbnail, "iterations": iterations,
         "tensorflow": tf.__version__, "host": host_info(),
     }
     targets = [Path(args.json)] if args.json else []
