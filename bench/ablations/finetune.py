@@ -24,48 +24,61 @@ from data_prep.reader import make_dataset
 from tfrnn.bundle import Bundle, load_bundle, save_bundle
 from tfrnn.losses import per_iteration_loss
 
-mode, out, steps, lr = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-init = sys.argv[5] if len(sys.argv) > 5 else "default"
-iterations = int(sys.argv[6]) if len(sys.argv) > 6 else 8
-weights = sys.argv[7] if len(sys.argv) > 7 else "uniform"
-thumb = "thumb" in init
-kind, clip = ("l2", 1.0) if thumb else ("ms-ssim", 0.5)
-keras.utils.set_random_seed(7)
-bundle = load_bundle(init)
-codec = bundle.codec
-variables = codec.trainable_variables
-optimizer = keras.optimizers.Adam(lr)
-if thumb:
-    dataset = make_dataset(["runs/data/thumbs-train"], [1.0], 32, tile_size=32, seed=7,
-                           flips=True)
-else:
-    dataset = make_dataset(["runs/data-144"], [1.0], 8, tile_size=144, seed=7, crop=128,
-                           flips=True)
+
+def training_data(thumb: bool):
+    """The runs' batches: thumbnails (batch 32) or 128-px crops of 144-px tiles (batch 8)."""
+    if thumb:
+        return make_dataset(["runs/data/thumbs-train"], [1.0], 32, tile_size=32, seed=7,
+                            flips=True)
+    return make_dataset(["runs/data-144"], [1.0], 8, tile_size=144, seed=7, crop=128,
+                        flips=True)
 
 
-@tf.function
-def step(images):
-    with tf.GradientTape() as tape:
-        reconstructions = codec(images, training=True, iterations=iterations,
-                                stochastic=mode == "stoch")
-        per = per_iteration_loss(codec.to_model_space(images), reconstructions, kind)
-        if weights == "log":
-            loss = tf.reduce_sum(per / tf.stop_gradient(per)) * tf.stop_gradient(
-                tf.reduce_mean(per))
-        else:
-            loss = tf.reduce_sum(per)
-    grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), clip)
-    optimizer.apply(grads, variables)
-    return per
+def fit(step, dataset, steps: int) -> None:
+    """Run `step` (batch -> per-iteration losses) `steps` times, printing the mean losses of
+    every 50 steps."""
+    start, window = time.time(), []
+    for i, images in enumerate(dataset.take(steps)):
+        window.append(step(images).numpy())
+        if (i + 1) % 50 == 0:
+            m = np.mean(window, 0)
+            window = []
+            print(f"step {i + 1} {time.time() - start:.0f}s loss {m.sum():.4f} "
+                  f"it1 {m[0]:.4f} it4 {m[3]:.4f} it8 {m[7]:.4f} "
+                  f"it12 {m[min(11, len(m) - 1)]:.4f} itT {m[-1]:.4f}", flush=True)
 
 
-start, window = time.time(), []
-for i, images in enumerate(dataset.take(steps)):
-    window.append(step(images).numpy())
-    if (i + 1) % 50 == 0:
-        m = np.mean(window, 0)
-        window = []
-        print(f"step {i + 1} {time.time() - start:.0f}s loss {m.sum():.4f} it1 {m[0]:.4f} "
-              f"it4 {m[3]:.4f} it8 {m[7]:.4f} it12 {m[min(11, len(m) - 1)]:.4f} "
-              f"itT {m[-1]:.4f}", flush=True)
-save_bundle(out, Bundle(codec, bundle.context_model, dict(bundle.metadata, note=mode)))
+def main() -> None:
+    mode, out, steps, lr = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    init = sys.argv[5] if len(sys.argv) > 5 else "default"
+    iterations = int(sys.argv[6]) if len(sys.argv) > 6 else 8
+    weights = sys.argv[7] if len(sys.argv) > 7 else "uniform"
+    thumb = "thumb" in init
+    kind, clip = ("l2", 1.0) if thumb else ("ms-ssim", 0.5)
+    keras.utils.set_random_seed(7)
+    bundle = load_bundle(init)
+    codec = bundle.codec
+    variables = codec.trainable_variables
+    optimizer = keras.optimizers.Adam(lr)
+
+    @tf.function
+    def step(images):
+        with tf.GradientTape() as tape:
+            reconstructions = codec(images, training=True, iterations=iterations,
+                                    stochastic=mode == "stoch")
+            per = per_iteration_loss(codec.to_model_space(images), reconstructions, kind)
+            if weights == "log":
+                loss = tf.reduce_sum(per / tf.stop_gradient(per)) * tf.stop_gradient(
+                    tf.reduce_mean(per))
+            else:
+                loss = tf.reduce_sum(per)
+        grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), clip)
+        optimizer.apply(grads, variables)
+        return per
+
+    fit(step, training_data(thumb), steps)
+    save_bundle(out, Bundle(codec, bundle.context_model, dict(bundle.metadata, note=mode)))
+
+
+if __name__ == "__main__":
+    main()

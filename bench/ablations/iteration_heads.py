@@ -8,13 +8,11 @@ A one-off experiment (the additive update of `RecurrentCodec.decode_step` writte
 priming or stopped blocks); nothing is saved, the per-iteration loss is logged every 50 steps.
 """
 import sys
-import time
 
 import keras
-import numpy as np
 import tensorflow as tf
+from finetune import fit, training_data  # beside this file
 
-from data_prep.reader import make_dataset
 from tfrnn.binarizer import binarize
 from tfrnn.bundle import load_bundle
 from tfrnn.losses import per_iteration_loss
@@ -38,7 +36,6 @@ if which in ("both", "proj"):
 if which in ("both", "rgb"):
     variables += Wr + Br
 opt = keras.optimizers.Adam(lr)
-ds = make_dataset(["runs/data/thumbs-train"], [1.0], 32, tile_size=32, seed=7, flips=True)
 gen = keras.random.SeedGenerator(7)
 
 def forward(images):
@@ -69,11 +66,4 @@ def step(images):
     opt.apply(grads, variables)
     return per
 
-t0, w = time.time(), []
-for i, images in enumerate(ds.take(steps)):
-    w.append(step(images).numpy())
-    if (i + 1) % 50 == 0:
-        m = np.mean(w, 0)
-        w = []
-        print(f"step {i + 1} {time.time() - t0:.0f}s loss {m.sum():.4f} it1 {m[0]:.4f} "
-              f"it4 {m[3]:.4f} it8 {m[7]:.4f} it12 {m[11]:.4f} itT {m[-1]:.4f}", flush=True)
+fit(step, training_data(True), steps)
