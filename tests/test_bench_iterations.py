@@ -95,6 +95,34 @@ def test_latent_statistics(pair):
     assert min(stats["latent-above-0.9"]) > 0.9 and max(stats["latent-below-0.1"]) < 0.05
 
 
+def test_layer_statistics(pair):
+    """Each recurrent layer's mean |h| and saturated LSTM memory, against the states of the
+    codec's own step; a GRU has no memory column, feed-forward stages no layer columns."""
+    codec = tiny("additive")
+    stats = iterations.iteration_stats(codec, pair, 1)
+    x = codec.pad(codec.to_model_space(pair))
+    reconstruction, enc_states, dec_states = codec.initial_state(x)
+    features, _, enc_states = codec.propose(x, reconstruction, enc_states, first=True)
+    bits = np.where(np.asarray(codec.binarizer.latent(features)) >= 0, 1.0, -1.0)
+    _, dec_states = codec.decode_step(bits, reconstruction, dec_states, first=True)
+    for side, states in (("encoder", enc_states), ("decoder", dec_states)):
+        for k, (h, c) in enumerate(states, start=1):
+            assert stats[f"{side}-{k}-h-abs"][0] == pytest.approx(np.abs(h).mean(), rel=1e-5)
+            saturated = (np.abs(np.tanh(np.asarray(c, np.float64))) > 0.95).mean()
+            assert stats[f"{side}-{k}-c-saturated"][0] == pytest.approx(saturated)
+    assert len([k for k in stats if k.startswith("decoder-")]) == 2 * len(dec_states)
+    before = iterations.iteration_stats(codec, pair, 4)["encoder-1-c-saturated"]
+    kernel = codec.encoder.cells[0].input_conv.kernel
+    kernel.assign(1e3 * kernel)  # saturated gates: the memory adds up ±1 over the iterations
+    after = iterations.iteration_stats(codec, pair, 4)["encoder-1-c-saturated"]
+    assert max(before) < 0.01 and after[3] > 0.1 and after[3] > after[0]
+    gru = iterations.iteration_stats(tiny("residual-scaling"), pair, 1)
+    assert "encoder-1-h-abs" in gru and not any("c-saturated" in k for k in gru)
+    assert not any(k.startswith(("encoder-", "decoder-"))
+                   for k in iterations.iteration_stats(tiny("feed-forward"), pair, 1))
+    assert "| 1 |" in iterations.markdown_table(stats).split("\n\n")[1]
+
+
 def test_images_of_different_sizes_are_averaged(pair, astronaut):
     codec = tiny("additive")
     other = astronaut[:48, :32]

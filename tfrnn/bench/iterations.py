@@ -19,7 +19,16 @@ over the images:
   `latent-below-0.1`: the fraction of latents with |latent| > 0.9 and < 0.1;
 - `bits-changed`: the fraction of bits that differ from the previous iteration's bit at the
   same position (none at iteration 1);
-- `bpp`: the raw bits of t iterations per pixel (no entropy coding).
+- `bpp`: the raw bits of t iterations per pixel (no entropy coding);
+- per recurrent layer k of the encoder (`encoder-k-…`) and the decoder (`decoder-k-…`), over
+  the state's positions: `h-abs`, the mean |h| of its output (hidden) state, and for a conv
+  LSTM `c-saturated`, the fraction of memory cells c with |tanh c| > 0.95, where the output
+  h = o · tanh c no longer follows the input and the gradient through tanh c vanishes
+  (feed-forward models have no such state).
+
+A cell memory that keeps growing over the iterations (`c-saturated` rising) freezes its
+layer's output, and the layers after it see less and less that changes from one iteration to
+the next.
 
 A healthy iteration has saturated latents (near ±1: the encoder is sure of each bit) and an
 update that removes a good share of the residual. Latents collapsing toward 0 while the
@@ -57,6 +66,22 @@ COLUMNS = (
     ("bits-changed", "bits changed", ".3f"),
     ("gain", "gain", ".2f"),
 )
+SATURATED = 0.95  # |tanh c| above this counts as a saturated LSTM memory cell
+
+
+def _layer_stats(codec: RecurrentCodec, side: str, states, per_image, stats) -> None:
+    """Append each recurrent layer's `h-abs` (and, for a conv LSTM, `c-saturated`)."""
+    from tfrnn.cells import ConvLSTMCell
+    from tfrnn.networks import Decoder, Encoder
+
+    network = codec.encoder if side == "encoder" else codec.decoder
+    if not isinstance(network, Encoder | Decoder):  # feed-forward stages: no state to show
+        return
+    for k, (cell, state) in enumerate(zip(network.cells, states, strict=True), start=1):
+        stats[f"{side}-{k}-h-abs"].append(per_image(np.abs(np.asarray(state[0]))).mean(1))
+        if type(cell) is ConvLSTMCell:
+            memory = per_image(np.abs(np.tanh(np.asarray(state[1], np.float64))))
+            stats[f"{side}-{k}-c-saturated"].append((memory > SATURATED).mean(1))
 
 
 def _batch_stats(codec: RecurrentCodec, images: np.ndarray, iterations: int
@@ -110,6 +135,8 @@ def _batch_stats(codec: RecurrentCodec, images: np.ndarray, iterations: int
         if gain is not None:
             stats["gain"].append(per_image(np.asarray(gain)).mean(1))
         stats["bpp"].append(np.full(len(bits), (t + 1) * bits.shape[1] / (height * width)))
+        _layer_stats(codec, "encoder", enc_states, per_image, stats)
+        _layer_stats(codec, "decoder", dec_states, per_image, stats)
     return {key: np.stack(values) for key, values in stats.items()}
 
 
@@ -125,13 +152,25 @@ def iteration_stats(codec: RecurrentCodec, images: Sequence[np.ndarray] | np.nda
     if not groups:
         raise ValueError("no images")
     parts = [_batch_stats(codec, np.stack(group), iterations) for group in groups.values()]
+    keys = [key for key, _, _ in COLUMNS if key in parts[0]]
+    keys += [key for key in parts[0] if key not in keys]  # the per-layer statistics
     return {key: np.mean(np.concatenate([p[key] for p in parts], axis=1), axis=1).tolist()
-            for key, _, _ in COLUMNS if key in parts[0]}
+            for key in keys}
 
 
 def markdown_table(stats: dict[str, list[float]]) -> str:
-    """One row per iteration, the statistics of `COLUMNS` that `stats` holds."""
+    """One row per iteration: the statistics of `COLUMNS` that `stats` holds, then a second
+    table of the per-layer ones (if any)."""
     columns = [c for c in COLUMNS if c[0] in stats]
+    layers = [(key, key.replace("-h-abs", " mean abs h").replace("-c-saturated", " c saturated"),
+               ".2f") for key in stats if key not in {c[0] for c in COLUMNS}]
+    tables = [_table(stats, columns)]
+    if layers:
+        tables.append(_table(stats, layers))
+    return "\n\n".join(tables)
+
+
+def _table(stats: dict[str, list[float]], columns) -> str:
     lines = ["| iteration | " + " | ".join(title for _, title, _ in columns) + " |",
              "|---" * (len(columns) + 1) + "|"]
     for t in range(len(stats["bpp"])):
