@@ -48,6 +48,28 @@ def fit(step, dataset, steps: int) -> None:
                   f"it12 {m[min(11, len(m) - 1)]:.4f} itT {m[-1]:.4f}", flush=True)
 
 
+def make_step(forward, target, variables, optimizer, kind: str, clip: float,
+              weights: str = "uniform"):
+    """A traced step: `forward(images)` -> reconstructions [T, ...], the per-iteration `kind`
+    losses against `target(images)` summed (`weights` uniform) or each divided by its own
+    value (log), clipped gradients applied; it returns the per-iteration losses."""
+
+    @tf.function
+    def step(images):
+        with tf.GradientTape() as tape:
+            per = per_iteration_loss(target(images), forward(images), kind)
+            if weights == "log":
+                loss = tf.reduce_sum(per / tf.stop_gradient(per)) * tf.stop_gradient(
+                    tf.reduce_mean(per))
+            else:
+                loss = tf.reduce_sum(per)
+        grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), clip)
+        optimizer.apply(grads, variables)
+        return per
+
+    return step
+
+
 def main() -> None:
     mode, out, steps, lr = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
     init = sys.argv[5] if len(sys.argv) > 5 else "default"
@@ -58,24 +80,10 @@ def main() -> None:
     keras.utils.set_random_seed(7)
     bundle = load_bundle(init)
     codec = bundle.codec
-    variables = codec.trainable_variables
-    optimizer = keras.optimizers.Adam(lr)
-
-    @tf.function
-    def step(images):
-        with tf.GradientTape() as tape:
-            reconstructions = codec(images, training=True, iterations=iterations,
-                                    stochastic=mode == "stoch")
-            per = per_iteration_loss(codec.to_model_space(images), reconstructions, kind)
-            if weights == "log":
-                loss = tf.reduce_sum(per / tf.stop_gradient(per)) * tf.stop_gradient(
-                    tf.reduce_mean(per))
-            else:
-                loss = tf.reduce_sum(per)
-        grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), clip)
-        optimizer.apply(grads, variables)
-        return per
-
+    step = make_step(lambda images: codec(images, training=True, iterations=iterations,
+                                          stochastic=mode == "stoch"),
+                     codec.to_model_space, codec.trainable_variables,
+                     keras.optimizers.Adam(lr), kind, clip, weights)
     fit(step, training_data(thumb), steps)
     save_bundle(out, Bundle(codec, bundle.context_model, dict(bundle.metadata, note=mode)))
 

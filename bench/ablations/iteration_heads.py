@@ -11,11 +11,10 @@ import sys
 
 import keras
 import tensorflow as tf
-from finetune import fit, training_data  # beside this file
+from finetune import fit, make_step, training_data  # beside this file
 
 from tfrnn.binarizer import binarize
 from tfrnn.bundle import load_bundle
-from tfrnn.losses import per_iteration_loss
 
 steps, lr, init = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 which = sys.argv[4]  # both | proj | rgb
@@ -56,14 +55,5 @@ def forward(images):
         outs.append(rec)
     return tf.stack(outs)
 
-@tf.function
-def step(images):
-    with tf.GradientTape() as tape:
-        recs = forward(images)
-        per = per_iteration_loss(codec.to_model_space(images), recs, "l2")
-        loss = tf.reduce_sum(per)
-    grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), 1.0)
-    opt.apply(grads, variables)
-    return per
-
+step = make_step(forward, codec.to_model_space, variables, opt, "l2", 1.0)
 fit(step, training_data(True), steps)

@@ -16,8 +16,7 @@ import sys
 
 import keras
 import numpy as np
-import tensorflow as tf
-from finetune import fit, training_data  # beside this file
+from finetune import fit, make_step, training_data  # beside this file
 from keras import ops
 
 from tfrnn.bench.thumbnails import make_thumbnail
@@ -43,21 +42,11 @@ if variant == "ln":
     ConvLSTMCell.call = normalized_memory_call
 keras.utils.set_random_seed(19)
 codec = RecurrentCodec("thumb-conv-lstm-cpu")
-variables = codec.trainable_variables
 optimizer = keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(1e-3, 1000, 0.5))
 
 
-@tf.function
-def step(images):
-    with tf.GradientTape() as tape:
-        reconstructions = codec(images, training=True, iterations=16)
-        per = per_iteration_loss(codec.to_model_space(images), reconstructions, "l2")
-        loss = tf.reduce_sum(per)
-    grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), 1.0)
-    optimizer.apply(grads, variables)
-    return per
-
-
+step = make_step(lambda images: codec(images, training=True, iterations=16),
+                 codec.to_model_space, codec.trainable_variables, optimizer, "l2", 1.0)
 fit(step, training_data(True), steps)
 thumbs = np.stack([make_thumbnail(load_image(f"../shared/data/kodak/kodim{i:02d}.png"), 32)
                    for i in range(1, 25)])
