@@ -28,18 +28,18 @@ def binarize(x, training: bool, seed_generator: keras.random.SeedGenerator | Non
              stochastic: bool = True):
     """Map x in [−1, 1] to {−1, +1}; if training, with a straight-through gradient and
     (`stochastic`) sampled bits."""
-    sign = ops.where(x >= 0, ops.ones_like(x), -ops.ones_like(x))
-    if not training:
-        return sign
-    if not stochastic:
-        return x + ops.stop_gradient(sign - x)
-    if seed_generator is None:
-        noise = keras.random.uniform(ops.shape(x), dtype=x.dtype)
+    if training and stochastic:
+        if seed_generator is None:
+            noise = keras.random.uniform(ops.shape(x), dtype=x.dtype)
+        else:
+            noise = tf.random.stateless_uniform(ops.shape(x), _replica_seed(seed_generator),
+                                                dtype=x.dtype)
+        bits = ops.where(noise < (1.0 + x) / 2.0, ops.ones_like(x), -ops.ones_like(x))
     else:
-        noise = tf.random.stateless_uniform(ops.shape(x), _replica_seed(seed_generator),
-                                            dtype=x.dtype)
-    sample = ops.where(noise < (1.0 + x) / 2.0, ops.ones_like(x), -ops.ones_like(x))
-    return x + ops.stop_gradient(sample - x)
+        bits = ops.where(x >= 0, ops.ones_like(x), -ops.ones_like(x))
+        if not training:
+            return bits
+    return x + ops.stop_gradient(bits - x)
 
 
 @keras.saving.register_keras_serializable(package="tfrnn")
