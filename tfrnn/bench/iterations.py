@@ -69,12 +69,12 @@ COLUMNS = (
 SATURATED = 0.95  # |tanh c| above this counts as a saturated LSTM memory cell
 
 
-def _layer_stats(codec: RecurrentCodec, side: str, states, per_image, stats) -> None:
-    """Append each recurrent layer's `h-abs` (and, for a conv LSTM, `c-saturated`)."""
+def _layer_stats(network, side: str, states, per_image, stats) -> None:
+    """Append each recurrent layer's `{side}-k-h-abs` (and, for a conv LSTM, `c-saturated`)
+    for the codec's encoder or decoder `network`."""
     from tfrnn.cells import ConvLSTMCell
     from tfrnn.networks import Decoder, Encoder
 
-    network = codec.encoder if side == "encoder" else codec.decoder
     if not isinstance(network, Encoder | Decoder):  # feed-forward stages: no state to show
         return
     for k, (cell, state) in enumerate(zip(network.cells, states, strict=True), start=1):
@@ -102,19 +102,20 @@ def _batch_stats(codec: RecurrentCodec, images: np.ndarray, iterations: int
     def per_image(values: np.ndarray) -> np.ndarray:
         return values.reshape(len(values), -1)
 
-    original = image_part(x)
+    original, before = image_part(x), image_part(reconstruction)
     stats: dict[str, list[np.ndarray]] = defaultdict(list)
     previous_bits = None
     for t in range(iterations):
         features, gain, enc_states = codec.propose(x, reconstruction, enc_states, first=t == 0)
         latent = codec.binarizer.latent(features)
         bits = binarize(latent, training=False)
-        new, dec_states = codec.decode_step(bits, reconstruction, dec_states, gain,
-                                            first=t == 0)
-        residual = per_image(original - image_part(reconstruction))
-        update = per_image(image_part(new) - image_part(reconstruction))
+        reconstruction, dec_states = codec.decode_step(bits, reconstruction, dec_states, gain,
+                                                       first=t == 0)
+        current = image_part(reconstruction)
+        residual = per_image(original - before)
+        update = per_image(current - before)
         after = residual - update
-        reconstruction = new
+        before = current
         energy, update_energy = (residual ** 2).sum(1), (update ** 2).sum(1)
         with np.errstate(divide="ignore", invalid="ignore"):
             stats["energy-removed"].append(1.0 - (after ** 2).sum(1) / energy)
@@ -135,8 +136,8 @@ def _batch_stats(codec: RecurrentCodec, images: np.ndarray, iterations: int
         if gain is not None:
             stats["gain"].append(per_image(np.asarray(gain)).mean(1))
         stats["bpp"].append(np.full(len(bits), (t + 1) * bits.shape[1] / (height * width)))
-        _layer_stats(codec, "encoder", enc_states, per_image, stats)
-        _layer_stats(codec, "decoder", dec_states, per_image, stats)
+        _layer_stats(codec.encoder, "encoder", enc_states, per_image, stats)
+        _layer_stats(codec.decoder, "decoder", dec_states, per_image, stats)
     return {key: np.stack(values) for key, values in stats.items()}
 
 
