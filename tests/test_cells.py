@@ -70,3 +70,21 @@ def test_config_round_trip_and_serialization(name, transpose):
     assert clone.built  # build_config round trip
     clone.set_weights(cell.get_weights())
     np.testing.assert_array_equal(run_steps(clone, x)[0].numpy(), expected.numpy())
+
+
+def test_normalized_memory_lstm_has_the_lstm_weights_and_normalizes_only_its_output():
+    lstm, ln = CELLS["lstm"](8, kernel_size=3), CELLS["ln-lstm"](8, kernel_size=3)
+    x = tf.random.normal((2, 6, 6, 5), seed=1)
+    lstm.build(x.shape)
+    ln.build(x.shape)
+    ln.set_weights(lstm.get_weights())  # the same variables, shape for shape
+    state = lstm.initial_state(2, 6, 6)
+    state = lstm(x, state)[1]  # a non-zero memory to start from
+    h_plain, (_, c_plain) = lstm(x, state)
+    h_ln, (_, c_ln) = ln(x, state)
+    np.testing.assert_allclose(c_ln.numpy(), c_plain.numpy(), atol=1e-6)  # c carried as is
+    c = c_plain.numpy().astype(np.float64)
+    normalized = (c - c.mean(-1, keepdims=True)) / np.sqrt(c.var(-1, keepdims=True) + 1e-5)
+    gate = h_plain.numpy() / np.tanh(c)  # sigmoid(o), the same in both cells
+    np.testing.assert_allclose(h_ln.numpy(), gate * np.tanh(normalized), atol=1e-5)
+    assert not np.allclose(h_ln.numpy(), h_plain.numpy(), atol=1e-3)

@@ -147,8 +147,10 @@ def test_save_load_identical_outputs(tmp_path, cell):
     assert loaded.fingerprint() == codec.fingerprint()
 
 
-@pytest.mark.parametrize("name,bits", [("thumb-fc-lstm", 128), ("thumb-conv-lstm", 128),
+@pytest.mark.parametrize("name,bits", [("thumb-fc-lstm", 128), ("thumb-fc-ln-lstm", 128),
+                                       ("thumb-conv-lstm", 128),
                                        ("thumb-conv-lstm-cpu", 128),
+                                       ("thumb-conv-ln-lstm-cpu", 128),
                                        ("thumb-conv-residual-cpu", 128)])
 def test_thumbnail_systems_emit_128_bits_per_32x32(name, bits):
     config = get_config(name)
@@ -165,7 +167,7 @@ def test_thumbnail_fc_lstm_runs():
 
 
 def test_every_named_config_is_consistent():
-    assert len(CONFIGS) == 3 * len(CELL_TYPES) * len(FRAMEWORKS) + 4
+    assert len(CONFIGS) == 3 * len(CELL_TYPES) * len(FRAMEWORKS) + 6
     for config in CONFIGS.values():
         assert config.stride in (16, 32)
         assert type(config).from_dict(config.to_dict()) == config

@@ -299,6 +299,27 @@ def test_priming_fine_tunes_a_model_that_had_none(data, reference, tmp_path):
     assert (config.priming, config.diffusion, config.name) == (2, 1, "tiny")
 
 
+def test_a_model_is_fine_tuned_as_a_cell_with_the_same_weights(data, reference, tmp_path,
+                                                               capsys):
+    ln = json.loads(Path(data["tiny"]).read_text()) | {"cell": "ln-lstm", "name": "tiny-ln"}
+    config = tmp_path / "tiny-ln.json"
+    config.write_text(json.dumps(ln))
+    run = tmp_path / "ln"
+    assert train("--data", data["tiles32"], "--config", config, "--init-from", reference,
+                 "--run-dir", run, *COMMON, "--steps", 1, "--lr", "1e-9") == 0
+    bundle = load_bundle(run)
+    assert bundle.codec.codec_config.cell == "ln-lstm"
+    for a, b in zip(bundle.codec.get_weights(), weights(reference), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)  # started from the lstm's weights
+    gru = json.loads(Path(data["tiny"]).read_text()) | {"cell": "gru"}
+    config.write_text(json.dumps(gru))  # other weights: refused in one line
+    capsys.readouterr()
+    assert train("--data", data["tiles32"], "--config", config, "--init-from", reference,
+                 "--run-dir", tmp_path / "gru", *COMMON, "--steps", 1) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "they differ" in err
+
+
 @pytest.mark.parametrize("kind,flags", [("checkerboard", ("--context-groups", 2)),
                                         ("raster", ())])
 def test_context_stage_trains_the_entropy_model_on_the_frozen_codec(data, reference,

@@ -99,13 +99,34 @@ class ConvLSTMCell(ConvRNNCell):
 
         return init
 
+    def memory_output(self, c):
+        """What the output gate lets out of the memory c: tanh(c)."""
+        return ops.tanh(c)
+
     def call(self, inputs, states):
         h, c = states
         z = self.input_conv(inputs) + self.hidden_conv(h)
         i, f, o, g = ops.split(z, 4, axis=-1)
         c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-        h = ops.sigmoid(o) * ops.tanh(c)
+        h = ops.sigmoid(o) * self.memory_output(c)
         return h, (h, c)
+
+
+@keras.saving.register_keras_serializable(package="tfrnn")
+class NormalizedMemoryLSTMCell(ConvLSTMCell):
+    """Convolutional LSTM whose memory is normalized before the output's tanh:
+    h = o · tanh((c − mean c) / std c), mean and std over the channels at each position (the
+    layer-normalized LSTM of Ba et al. 2016, arXiv 1607.06450, §3.1, applied to c only and
+    without its learned gain and bias, so the weights are exactly those of `ConvLSTMCell`).
+    c itself is carried unnormalized. Against the late-iteration plateau, where LSTM memories
+    saturate (`bench/results/iteration-stats/`)."""
+
+    epsilon = 1e-5
+
+    def memory_output(self, c):
+        mean = ops.mean(c, axis=-1, keepdims=True)
+        variance = ops.var(c, axis=-1, keepdims=True)
+        return ops.tanh((c - mean) * ops.rsqrt(variance + self.epsilon))
 
 
 @keras.saving.register_keras_serializable(package="tfrnn")
@@ -249,6 +270,7 @@ class AssociativeLSTMCell(ConvRNNCell):
 
 CELLS: dict[str, type[ConvRNNCell]] = {
     "lstm": ConvLSTMCell,
+    "ln-lstm": NormalizedMemoryLSTMCell,
     "gru": ConvGRUCell,
     "residual-gru": ResidualGRUCell,
     "associative-lstm": AssociativeLSTMCell,

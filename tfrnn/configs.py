@@ -6,7 +6,8 @@ one per recurrent unit and reconstruction framework; meant for GPUs.
 meant to train on a 2-core CPU.
 `tiny-*`: the same at 1/16 width, for tests and smoke runs (it does not compress well).
 `thumb-*`: the 2016 paper's 32×32 systems: fully-connected LSTM and conv/deconv LSTM (§3.2-3.3),
-and its feed-forward conv/deconv residual autoencoder (`tfrnn.feedforward`), the yardstick.
+and its feed-forward conv/deconv residual autoencoder (`tfrnn.feedforward`), the yardstick;
+`thumb-fc-ln-lstm` and `thumb-conv-ln-lstm-cpu`, the same with normalized LSTM memories (`ln-lstm`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from tfrnn.errors import UserError
 
 MAX_EXTRA_STEPS = 8  # priming / diffusion: extra network steps per iteration, at most
 FRAMEWORKS = ("one-shot", "additive", "residual-scaling")
-CELL_TYPES = ("lstm", "gru", "residual-gru", "associative-lstm")
+CELL_TYPES = ("lstm", "ln-lstm", "gru", "residual-gru", "associative-lstm")
+# A cell whose weights are those of another: a model of one may be fine-tuned as the other.
+SAME_WEIGHTS = {"ln-lstm": "lstm"}
 FEED_FORWARD = "feed-forward"  # no recurrent cell: one set of weights per iteration (stage)
 
 
@@ -145,6 +148,17 @@ def reference_config(name: str, cell: str, framework: str, width: float,
     )
 
 
+def thumb_fc_config(name: str, description: str, cell: str = "lstm") -> CodecConfig:
+    """The 2016 fully-connected LSTM (§3.2): 1×1 layers over one 32×32 tile (a 512-unit stem,
+    two 512-unit LSTMs each side), 128 bits per iteration; L2 loss."""
+    return CodecConfig(
+        name=name, description=description, cell=cell, framework="additive", block=32,
+        stem_filters=512, stem_kernel=1, stem_stride=1,
+        encoder=(CellSpec(512, 1, 1, 1), CellSpec(512, 1, 1, 1)), bits=128,
+        decoder_filters=512, decoder=(CellSpec(512, 1, 1, 1), CellSpec(512, 1, 1, 1)),
+        loss="l2")
+
+
 def thumb_conv_config(name: str, width: float, description: str,
                       cell: str = "lstm") -> CodecConfig:
     """The 2016 conv/deconv LSTM (§3.3): strided conv LSTMs down to 2×2×32 bits, transposed
@@ -183,19 +197,23 @@ def _build_registry() -> dict[str, CodecConfig]:
             configs[name] = reference_config(
                 name, cell, framework, 1 / 16,
                 f"reference topology at 1/16 width, {cell} cells, {framework} (tests, smoke runs)")
-    configs["thumb-fc-lstm"] = CodecConfig(
-        name="thumb-fc-lstm",
-        description="Toderici 2016 fully-connected LSTM for 32x32 thumbnails, 128 bits/iter",
-        cell="lstm", framework="additive", block=32, stem_filters=512, stem_kernel=1,
-        stem_stride=1, encoder=(CellSpec(512, 1, 1, 1), CellSpec(512, 1, 1, 1)), bits=128,
-        decoder_filters=512, decoder=(CellSpec(512, 1, 1, 1), CellSpec(512, 1, 1, 1)),
-        loss="l2")
+    configs["thumb-fc-lstm"] = thumb_fc_config(
+        "thumb-fc-lstm",
+        "Toderici 2016 fully-connected LSTM for 32x32 thumbnails, 128 bits/iter")
+    configs["thumb-fc-ln-lstm"] = thumb_fc_config(
+        "thumb-fc-ln-lstm",
+        "thumb-fc-lstm with each LSTM's memory normalized before its output's tanh "
+        "(cell ln-lstm; same weights)", cell="ln-lstm")
     configs["thumb-conv-lstm"] = thumb_conv_config(
         "thumb-conv-lstm", 1.0,
         "Toderici 2016 conv/deconv LSTM for 32x32 thumbnails, 2x2x32 bits/iter")
     configs["thumb-conv-lstm-cpu"] = thumb_conv_config(
         "thumb-conv-lstm-cpu", 0.125,
         "Toderici 2016 conv/deconv LSTM at 1/8 width (same bits/iter; 2-core CPU)")
+    configs["thumb-conv-ln-lstm-cpu"] = thumb_conv_config(
+        "thumb-conv-ln-lstm-cpu", 0.125,
+        "thumb-conv-lstm-cpu with each LSTM's memory normalized before its output's tanh "
+        "(cell ln-lstm; same weights)", cell="ln-lstm")
     configs["thumb-conv-residual-cpu"] = thumb_conv_config(
         "thumb-conv-residual-cpu", 0.125,
         "Toderici 2016 feed-forward conv/deconv residual autoencoder, 16 stages with their own "

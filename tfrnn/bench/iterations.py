@@ -22,8 +22,9 @@ over the images:
 - `bpp`: the raw bits of t iterations per pixel (no entropy coding);
 - per recurrent layer k of the encoder (`encoder-k-…`) and the decoder (`decoder-k-…`), over
   the state's positions: `h-abs`, the mean |h| of its output (hidden) state, and for a conv
-  LSTM `c-saturated`, the fraction of memory cells c with |tanh c| > 0.95, where the output
-  h = o · tanh c no longer follows the input and the gradient through tanh c vanishes
+  LSTM `c-saturated`, the fraction of memory cells c with |tanh c| > 0.95 (of the normalized
+  c for `ln-lstm`), where the output h = o · tanh c no longer follows the input and the
+  gradient through tanh c vanishes
   (feed-forward models have no such state).
 
 A cell memory that keeps growing over the iterations (`c-saturated` rising) freezes its
@@ -79,8 +80,9 @@ def _layer_stats(network, side: str, states, per_image, stats) -> None:
         return
     for k, (cell, state) in enumerate(zip(network.cells, states, strict=True), start=1):
         stats[f"{side}-{k}-h-abs"].append(per_image(np.abs(np.asarray(state[0]))).mean(1))
-        if type(cell) is ConvLSTMCell:
-            memory = per_image(np.abs(np.tanh(np.asarray(state[1], np.float64))))
+        if isinstance(cell, ConvLSTMCell):  # what the output gate sees of the memory
+            memory = cell.memory_output(np.asarray(state[1], np.float64))
+            memory = per_image(np.abs(np.asarray(memory)))
             stats[f"{side}-{k}-c-saturated"].append((memory > SATURATED).mean(1))
 
 

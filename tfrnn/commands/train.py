@@ -119,7 +119,8 @@ def build_parser():
                    help=f"channel groups of a checkerboard context model (2·N passes; default "
                    f"{d['context_groups'].default})")
     p.add_argument("--init-from", metavar="MODEL",
-                   help="start from a bundle, a run directory or a pretrained name")
+                   help="start from a bundle, a run directory or a pretrained name (its "
+                   "config, or --config with cells of the same weights: lstm as ln-lstm)")
     p.add_argument("--tile-size", type=int,
                    help=f"tile size the datasets must have (default {d['tile_size'].default}; "
                    "a resumed run: its own)")
