@@ -116,6 +116,16 @@ def test_layer_statistics(pair):
     kernel.assign(1e3 * kernel)  # saturated gates: the memory adds up ±1 over the iterations
     after = iterations.iteration_stats(codec, pair, 4)["encoder-1-c-saturated"]
     assert max(before) < 0.01 and after[3] > 0.1 and after[3] > after[0]
+    keras.utils.set_random_seed(1)
+    ln = RecurrentCodec(get_config("tiny-ln-lstm-additive"))
+    stats = iterations.iteration_stats(ln, pair, 1)  # its memory counts as the cell sees it
+    x = ln.pad(ln.to_model_space(pair))
+    reconstruction, enc_states, _ = ln.initial_state(x)
+    enc_states = ln.propose(x, reconstruction, enc_states, first=True)[2]
+    c = np.asarray(enc_states[0][1], np.float64)
+    normalized = (c - c.mean(-1, keepdims=True)) / np.sqrt(c.var(-1, keepdims=True) + 1e-5)
+    assert stats["encoder-1-c-saturated"][0] == pytest.approx(
+        (np.abs(np.tanh(normalized)) > 0.95).mean())
     gru = iterations.iteration_stats(tiny("residual-scaling"), pair, 1)
     assert "encoder-1-h-abs" in gru and not any("c-saturated" in k for k in gru)
     assert not any(k.startswith(("encoder-", "decoder-"))

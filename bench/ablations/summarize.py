@@ -12,13 +12,15 @@ from pathlib import Path
 import tensorflow as tf
 
 
-def scalars(log_dir: Path) -> dict[str, dict[int, float]]:
-    """Eval MS-SSIM and speed scalars of a run's TensorBoard logs: tag -> step -> value."""
+def scalars(log_dir: Path, prefixes: tuple[str, ...] = ("eval/ms_ssim/", "speed/steps_per_sec")
+            ) -> dict[str, dict[int, float]]:
+    """The scalars of a run's TensorBoard logs whose tags start with one of `prefixes`
+    (default: eval MS-SSIM and speed): tag -> step -> value."""
     out: dict[str, dict[int, float]] = {}
     for path in sorted(log_dir.rglob("events.out.tfevents.*")):
         for event in tf.compat.v1.train.summary_iterator(str(path)):
             for v in event.summary.value:
-                if v.tag.startswith("eval/ms_ssim/") or v.tag == "speed/steps_per_sec":
+                if v.tag.startswith(prefixes):
                     out.setdefault(v.tag, {})[event.step] = float(tf.make_ndarray(v.tensor))
     return out
 
