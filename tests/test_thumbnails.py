@@ -25,7 +25,7 @@ from tfrnn.errors import UserError
 from tfrnn.images import save_png
 from tfrnn.model import RecurrentCodec
 
-SHIPPED = ("thumb-fc-lstm", "thumb-conv-lstm", "thumb-conv-residual")
+SHIPPED = ("thumb-fc-lstm", "thumb-conv-lstm", "thumb-conv-ln-lstm", "thumb-conv-residual")
 SAMPLE = 48  # held-out thumbnails in the fixed sample
 
 

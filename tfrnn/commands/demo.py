@@ -146,8 +146,9 @@ def main(argv: Sequence[str]) -> int:
                         ("compressed file", archive), ("decompressed", files),
                         ("RD results", bench), ("RD plot", bench / "rd.png")):
         print(f"  {label:<18} {path}")
-    print("To compress a 32x32 thumbnail with a 2016 thumbnail model (16 bytes of codes per "
-          "iteration; thumb-fc-lstm takes 32x32 only, thumb-conv-lstm any size):\n"
-          "  tfrnn compress --model thumb-conv-lstm icon.png -o icon.tfrnn --iterations 4\n"
-          "  tfrnn decompress --model thumb-conv-lstm icon.tfrnn -o icon.png")
+    print("To compress a 32x32 thumbnail with a thumbnail model (16 bytes of codes per "
+          "iteration; the best is thumb-conv-ln-lstm, the 2016 conv/deconv LSTM with normalized "
+          "memories):\n"
+          "  tfrnn compress --model thumb-conv-ln-lstm icon.png -o icon.tfrnn --iterations 4\n"
+          "  tfrnn decompress --model thumb-conv-ln-lstm icon.tfrnn -o icon.png")
     return 0
