@@ -85,6 +85,8 @@ def test_normalized_memory_lstm_has_the_lstm_weights_and_normalizes_only_its_out
     np.testing.assert_allclose(c_ln.numpy(), c_plain.numpy(), atol=1e-6)  # c carried as is
     c = c_plain.numpy().astype(np.float64)
     normalized = (c - c.mean(-1, keepdims=True)) / np.sqrt(c.var(-1, keepdims=True) + 1e-5)
-    gate = h_plain.numpy() / np.tanh(c)  # sigmoid(o), the same in both cells
+    z = (ln.input_conv(x) + ln.hidden_conv(state[0])).numpy()
+    gate = 1 / (1 + np.exp(-np.split(z, 4, axis=-1)[2]))  # sigmoid(o), the same in both cells
+    np.testing.assert_allclose(h_plain.numpy(), gate * np.tanh(c), atol=1e-5)
     np.testing.assert_allclose(h_ln.numpy(), gate * np.tanh(normalized), atol=1e-5)
     assert not np.allclose(h_ln.numpy(), h_plain.numpy(), atol=1e-3)
