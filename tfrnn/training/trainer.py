@@ -30,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfrnn.configs import FEED_FORWARD, SAME_WEIGHTS, CodecConfig, get_config
+from tfrnn.configs import FEED_FORWARD, CodecConfig, get_config
 from tfrnn.errors import UserError
 from tfrnn.losses import check_loss
 from tfrnn.model import RecurrentCodec
@@ -74,22 +74,10 @@ def resolve_config(options: TrainOptions, run_info: dict | None, init_config: Co
     where, config = known[0]
     for other, c in known[1:]:
         if c.to_dict() != config.to_dict() and not (
-                other == "--init-from" and same_weights(config, c)):
+                other == "--init-from" and config.shares_weights_with(c)):
             raise UserError(f"{where} holds config {config.name}, {other} is {c.name}: "
                             "they differ")
     return config
-
-
-def same_weights(a: CodecConfig, b: CodecConfig) -> bool:
-    """Whether two configs differ only in a cell that has the other's weights (SAME_WEIGHTS),
-    so that a model of one can be fine-tuned as the other (e.g. --config cpu-ln-lstm-additive
-    --init-from default)."""
-    def weights(c: CodecConfig) -> dict:
-        d = {k: v for k, v in c.to_dict().items() if k not in ("name", "description")}
-        d["cell"] = SAME_WEIGHTS.get(d["cell"], d["cell"])
-        return d
-
-    return a.cell != b.cell and weights(a) == weights(b)
 
 
 # Options the saved data position (and the stage's variables) depend on.
