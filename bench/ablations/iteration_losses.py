@@ -31,7 +31,7 @@ def losses(run: Path) -> dict:
 
 def row(name: str, run: dict, upto: int | None, window: int) -> str:
     steps = [s for s in run["steps"] if upto is None or s <= upto]
-    last = slice(len(steps) - window, len(steps))
+    last = slice(max(len(steps) - window, 0), len(steps))  # fewer logs: all of them
     cells = [f"{np.mean(run['loss_per_iteration'][t - 1][last]):.4f}"
              if t <= len(run["loss_per_iteration"]) else "—" for t in COLUMNS]
     return f"| {name}, steps {steps[last][0]}–{steps[-1]} | " + " | ".join(cells) + " |"
