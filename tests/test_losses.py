@@ -1,4 +1,5 @@
-"""Training objectives (`tfrnn.losses`): MS-SSIM against TensorFlow's, the SSIM-weighted L1."""
+"""Training objectives (`tfrnn.losses`): (MS-)SSIM against TensorFlow's and the benchmarks',
+the SSIM-weighted L1."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tfrnn.losses import (
     per_iteration_loss,
     reconstruction_loss,
 )
-from tfrnn.metrics import MS_SSIM_WEIGHTS
+from tfrnn.metrics import MS_SSIM_WEIGHTS, ssim_batch
 
 
 def model_space(images: np.ndarray) -> tf.Tensor:
@@ -38,15 +39,29 @@ def test_ms_ssim_scales_is_what_tensorflow_accepts(size, scales):
 
 
 @pytest.mark.parametrize("size", [176, 96, 48])
-def test_ms_ssim_matches_tensorflow_where_no_term_is_clipped(pair, size):
+@pytest.mark.parametrize("distortion", ["noise", "brighter"])
+def test_ms_ssim_matches_tensorflow_where_no_term_is_clipped(pair, size, distortion):
     image, noisy = (x[None, :size, :size] for x in pair)
+    if distortion == "brighter":  # luminance differs: pixels must be shifted to [0, 1]
+        noisy = np.clip(image.astype(np.int16) + 40, 0, 255).astype(np.uint8)
     weights = MS_SSIM_WEIGHTS[:ms_ssim_scales(size)]
     expected = tf.image.ssim_multiscale(tf.constant(image, tf.float32),
                                         tf.constant(noisy, tf.float32), 255.0,
                                         power_factors=[w / sum(weights) for w in weights])
     ours = _ms_ssim(model_space(image), model_space(noisy))
-    assert 0.5 < float(ours[0]) < 0.99
+    assert 0.5 < float(ours[0]) < 0.999
     np.testing.assert_allclose(ours.numpy(), expected.numpy(), atol=1e-3)
+
+
+@pytest.mark.parametrize("size", [32, 176])
+def test_ssim_loss_is_one_minus_the_benchmarks_ssim(pair, size):
+    image, noisy = (x[None, :size, :size] for x in pair)
+    blurred = ((image.astype(np.float32) + np.roll(image, 1, axis=2)) / 2).astype(np.uint8)
+    recon = tf.stack([model_space(noisy), model_space(blurred)])
+    losses = per_iteration_loss(model_space(image), recon, "ssim").numpy()
+    expected = [1 - ssim_batch(image, r)[0] for r in (noisy, blurred)]
+    assert 0.01 < expected[1] < expected[0] < 0.9
+    np.testing.assert_allclose(losses, expected, atol=2e-3)
 
 
 def test_ms_ssim_gradient_is_finite_where_a_scale_term_is_negative(pair):
@@ -97,10 +112,12 @@ def test_every_loss_falls_as_the_reconstruction_improves(pair, kind):
 
 
 @pytest.mark.parametrize(("kind", "size", "message"), [
-    ("ms-ssim", 16, "at least 21 px"), ("ssim-weighted-l1", 36, "multiple of 8"),
+    ("ms-ssim", 16, "at least 21 px"), ("ssim", 10, "at least 11 px"),
+    ("ssim-weighted-l1", 36, "multiple of 8"),
     ("huber", 32, "unknown loss")])
 def test_check_loss_refuses_what_cannot_train(kind, size, message):
     with pytest.raises(ValueError, match=message):
         check_loss(kind, size)
     check_loss("ms-ssim", 32)
+    check_loss("ssim", 11)
     check_loss("ssim-weighted-l1", 32)

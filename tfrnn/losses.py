@@ -8,6 +8,8 @@ space, [−0.5, 0.5]):
 - `ms-ssim`: 1 − MS-SSIM(x, x̂_t) on the RGB channels (Wang et al. 2003, the metric the papers
   report), with as many scales as the patch side allows (`ms_ssim_scales`) and the first weights
   of the five-scale set renormalized to sum to 1;
+- `ssim`: 1 − SSIM(x, x̂_t) on the RGB channels (Wang et al. 2004, one scale: the metric the
+  2016 paper reports for thumbnails, and `tfrnn bench thumbnails`' `ssim-rgb`);
 - `ssim-weighted-l1`: Johnston et al. 2018 (arXiv 1703.10114), L1 whose pixels are weighted
   by how badly their 8×8 block is reconstructed in SSIM: each block's weight is 1 − SSIM of the
   block, divided by the image's mean weight (so the weights average 1), without a gradient
@@ -27,7 +29,7 @@ from keras import ops
 
 from tfrnn.metrics import MS_SSIM_WEIGHTS, SSIM_FILTER_SIZE
 
-LOSSES = ("l1", "l2", "ms-ssim", "ssim-weighted-l1")
+LOSSES = ("l1", "l2", "ms-ssim", "ssim", "ssim-weighted-l1")
 SSIM_BLOCK = 8  # the blocks whose SSIM weighs the L1 (our reading of Johnston 2018)
 # SSIM's stabilizing constants for a dynamic range of 1 (model space): (0.01 L)², (0.03 L)².
 C1, C2 = 0.01**2, 0.03**2
@@ -47,6 +49,9 @@ def check_loss(kind: str, patch_size: int) -> None:
     """ValueError unless `kind` is known and trainable on patches of `patch_size` px."""
     if kind not in LOSSES:
         raise ValueError(f"unknown loss {kind!r}; choose from {', '.join(LOSSES)}")
+    if kind == "ssim" and patch_size < SSIM_FILTER_SIZE:
+        raise ValueError(f"ssim needs patches of at least {SSIM_FILTER_SIZE} px (its window), "
+                         f"not {patch_size}")
     if kind == "ms-ssim" and ms_ssim_scales(patch_size) < 2:
         raise ValueError(f"ms-ssim needs patches of at least {2 * SSIM_FILTER_SIZE - 1} px "
                          f"(two scales), not {patch_size}: train on larger tiles or crops")
@@ -64,19 +69,24 @@ def _gaussian_window() -> tf.Tensor:
 
 
 def _ssim_parts(x, y, local_mean):
-    """SSIM's luminance and contrast-structure maps of x against y (Wang et al. 2004), local
-    statistics taken by `local_mean` (a Gaussian window, or block averages)."""
+    """SSIM's luminance and contrast-structure maps of model-space x against y (Wang et al.
+    2004), local statistics taken by `local_mean` (a Gaussian window, or block averages). The
+    pixels are shifted to [0, 1] first, as the metrics see them: luminance is not
+    shift-invariant, and around 0 it would punish small errors of the mean many times over."""
+    x, y = x + 0.5, y + 0.5
     mx, my = local_mean(x), local_mean(y)
     vx, vy = local_mean(x * x) - mx * mx, local_mean(y * y) - my * my
     cov = local_mean(x * y) - mx * my
     return (2 * mx * my + C1) / (mx * mx + my * my + C1), (2 * cov + C2) / (vx + vy + C2)
 
 
-def _ms_ssim(target, reconstruction):
+def _ms_ssim(target, reconstruction, scales: int | None = None):
     """MS-SSIM per image [B] of model-space RGB images (dynamic range 1), Wang et al. 2003,
-    with each scale's term floored at a small positive value before its power: the
+    with `scales` scales (default: as many as the images hold; 1 is SSIM) and each scale's term
+    floored at a small positive value before its power when there are several: the
     `tf.image.ssim_multiscale` form (a ReLU) has an infinite gradient where a term is 0."""
-    scales = ms_ssim_scales(min(int(target.shape[1]), int(target.shape[2])))
+    if scales is None:
+        scales = ms_ssim_scales(min(int(target.shape[1]), int(target.shape[2])))
     weights = MS_SSIM_WEIGHTS[:scales]
     rows, cols = _gaussian_window()
     blur = lambda x: tf.nn.depthwise_conv2d(
@@ -86,8 +96,10 @@ def _ms_ssim(target, reconstruction):
     for scale, weight in enumerate(weights):
         luminance, cs = _ssim_parts(x, y, blur)
         term = cs if scale < scales - 1 else cs * luminance
-        term = tf.maximum(tf.reduce_mean(term, axis=[1, 2]), 1e-4)  # [B, 3]
-        value *= term ** (weight / sum(weights))
+        term = tf.reduce_mean(term, axis=[1, 2])  # [B, 3]
+        if scales == 1:
+            return tf.reduce_mean(term, axis=-1)
+        value *= tf.maximum(term, 1e-4) ** (weight / sum(weights))
         if scale < scales - 1:
             x, y = (tf.nn.avg_pool2d(z, 2, 2, "VALID") for z in (x, y))
     return tf.reduce_mean(value, axis=-1)
@@ -117,8 +129,8 @@ def per_iteration_loss(target, reconstructions, kind: str = "l1"):
             for i, d in enumerate(reconstructions.shape[2:])]  # static sizes where known
     x = tf.reshape(tf.cast(reconstructions, tf.float32), [-1, *dims])  # [T·B, H, W, C]
     y = tf.tile(tf.cast(target, tf.float32), [steps, 1, 1, 1])
-    if kind == "ms-ssim":
-        values = 1.0 - _ms_ssim(y, x)
+    if kind in ("ms-ssim", "ssim"):
+        values = 1.0 - _ms_ssim(y, x, 1 if kind == "ssim" else None)
     elif kind == "ssim-weighted-l1":
         values = tf.reduce_mean(_block_ssim_weights(y, x) * tf.abs(y - x), axis=[1, 2, 3])
     else:

@@ -67,7 +67,8 @@ def build_parser():
                    help="loss weight of each iteration (default: all 1)")
     p.add_argument("--loss", choices=LOSSES,
                    help="distortion summed over iterations: l1 (2017), l2 (2016), ms-ssim "
-                   "(needs patches of 21+ px; 5 scales from 161 px), ssim-weighted-l1 "
+                   "(needs patches of 21+ px; 5 scales from 161 px), ssim (one scale; 11+ px), "
+                   "ssim-weighted-l1 "
                    "(Johnston 2018); default: the config's; a resumed run: its own")
     p.add_argument("--binarizer", choices=BINARIZERS,
                    help="the bits the codec trains on: stochastic (default; the papers' "
