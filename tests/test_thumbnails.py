@@ -25,7 +25,8 @@ from tfrnn.errors import UserError
 from tfrnn.images import save_png
 from tfrnn.model import RecurrentCodec
 
-SHIPPED = ("thumb-fc-lstm", "thumb-conv-lstm", "thumb-conv-ln-lstm", "thumb-conv-residual")
+SHIPPED = ("thumb-fc-lstm", "thumb-conv-lstm", "thumb-conv-ln-lstm", "thumb-conv-ln-lstm-ssim",
+           "thumb-conv-residual")
 SAMPLE = 48  # held-out thumbnails in the fixed sample
 
 
@@ -82,9 +83,11 @@ def held_out_sample(train_dir) -> np.ndarray:
 
 
 def jpeg_ssim_at(thumbs: np.ndarray, size: float) -> float:
-    """Mean SSIM of headerless JPEG 4:2:0 at `size` mean bytes (interpolated over quality)."""
+    """Mean SSIM of headerless JPEG 4:2:0 at `size` mean bytes, interpolated between
+    neighbouring qualities (every quality: over steps of 5 the concave curve is underrated by
+    up to 0.01 SSIM near 64 bytes)."""
     points = []
-    for q in range(5, 60, 5):
+    for q in range(2, 61):
         sizes, decoded = [], []
         for t in thumbs:
             buf = io.BytesIO()
