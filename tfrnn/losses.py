@@ -97,9 +97,9 @@ def _ms_ssim(target, reconstruction, scales: int | None = None):
         luminance, cs = _ssim_parts(x, y, blur)
         term = cs if scale < scales - 1 else cs * luminance
         term = tf.reduce_mean(term, axis=[1, 2])  # [B, 3]
-        if scales == 1:
-            return tf.reduce_mean(term, axis=-1)
-        value *= tf.maximum(term, 1e-4) ** (weight / sum(weights))
+        if scales > 1:  # one scale: SSIM itself, power 1, nothing to floor
+            term = tf.maximum(term, 1e-4)
+        value *= term ** (weight / sum(weights))
         if scale < scales - 1:
             x, y = (tf.nn.avg_pool2d(z, 2, 2, "VALID") for z in (x, y))
     return tf.reduce_mean(value, axis=-1)
