@@ -50,6 +50,9 @@ def test_choose():
     chosen = classic.choose("jpeg-420,webp", ["webp=10,90"])
     assert chosen == {"jpeg-420": classic.CODECS["jpeg-420"].settings, "webp": (10.0, 90.0)}
     assert classic.choose("none", []) == {}
+    sweeps = {"jpeg-420": (2, 3), "webp": (1, 2)}  # a benchmark's own defaults; flags still win
+    assert classic.choose("jpeg-420,webp", ["webp=10"], sweeps) == {"jpeg-420": (2, 3),
+                                                                   "webp": (10.0,)}
     with pytest.raises(UserError, match="unknown codec"):
         classic.choose("jpeg,webp", [])
     with pytest.raises(UserError, match=r"quality must be in \[1, 100\]"):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfrnn.bench import thumbnails
+from tfrnn.bench import classic, thumbnails
 from tfrnn.bench.results import Curve
 from tfrnn.errors import UserError
 
@@ -115,6 +115,18 @@ def test_run(tmp_path, astronaut):
     assert "| 0.7 |" in summary and "BD-rate on SSIM" in summary
 
 
+def test_default_sweeps_are_fine_at_the_operating_points(tmp_path, astronaut):
+    assert set(thumbnails.THUMBNAIL_SWEEPS) == set(thumbnails.THUMBNAIL_CODECS)
+    for cid, sweep in thumbnails.THUMBNAIL_SWEEPS.items():
+        classic.check_settings(classic.CODECS[cid], sweep)
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    assert thumbnails.main(["--images", str(tmp_path), "--out", str(tmp_path / "out"),
+                            "--codecs", "jpeg-420"]) == 0
+    res = json.loads((tmp_path / "out" / "jpeg-420.json").read_text())["results"]
+    assert res["quality"] == list(thumbnails.THUMBNAIL_SWEEPS["jpeg-420"])
+    assert res["quality"][:29] == list(range(2, 31))  # every quality up to ~155 bytes
+
+
 def test_avif_has_no_headerless_size(tmp_path):
     with pytest.raises(UserError, match="no headerless size for avif"):
         thumbnails.main(["--images", str(tmp_path), "--codecs", "jpeg-420,avif"])
@@ -126,6 +138,10 @@ def test_ssim_at_bytes_and_paper_table():
     assert math.isnan(thumbnails.ssim_at_bytes(curve, 16.0))
     table = thumbnails.paper_table({"c": curve})
     assert "| c | 0.600 | 0.700 |" in table
+    theirs = Curve("t", "ssim-rgb", np.array([40.0, 100.0]), np.array([0.5, 0.6]), "ours", "")
+    claim = thumbnails.claim_table({"c": curve, "t": theirs}, ["c"], ["t"])
+    assert "| c | 64 | 0.600 | 100.0 (+36%) |" in claim  # 64 bytes where t needs 100: 36% saved
+    assert "| c | 128 | 0.700 | n/a |" in claim  # beyond t's curve
 
 
 def test_run_with_a_model_of_ours_on_held_out_photos(tmp_path, astronaut):
@@ -176,6 +192,9 @@ def test_run_with_a_model_of_ours_on_held_out_photos(tmp_path, astronaut):
         in summary and "SSIM @ 64 B" in summary
     assert "| tiny-residual (ours), headerless |" in summary
     assert "tiny-residual (ours), entropy-coded" not in summary
+    claim = summary[summary.index("The 2016 claim"):]  # ours against each classic codec
+    assert "| tiny-residual (ours), headerless | 128 |" in claim
+    assert claim.splitlines()[2].endswith("| JPEG 4:2:0, headerless |")
     assert (out / "ssim.png").stat().st_size > 0
     with pytest.raises(UserError, match="no image is in the held-out 0%"):
         thumbnails.main(["--images", str(images), "--held-out", "0", "--out", str(out)])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,10 +118,13 @@ def parse_numbers(text: str, what: str, kind: type = float) -> tuple:
     return values
 
 
-def choose(codecs: str, overrides: Sequence[str]) -> dict[str, tuple[float, ...]]:
-    """Codec id -> sweep from "--codecs a,b" ("none" for no codec) and "--quality a=1,2" flags."""
+def choose(codecs: str, overrides: Sequence[str],
+           sweeps: Mapping[str, tuple[float, ...]] | None = None) -> dict[str, tuple[float, ...]]:
+    """Codec id -> sweep from "--codecs a,b" ("none" for no codec) and "--quality a=1,2" flags.
+
+    A codec's sweep is `sweeps[id]` where given, else its own `settings`."""
     ids = [] if codecs.strip() == "none" else [c.strip() for c in codecs.split(",") if c.strip()]
-    chosen = {cid: get_codec(cid).settings for cid in ids}
+    chosen = {cid: (sweeps or {}).get(cid, get_codec(cid).settings) for cid in ids}
     for spec in overrides:
         cid, sep, values = spec.partition("=")
         if not sep or cid not in chosen:
