@@ -113,6 +113,11 @@ def test_run(tmp_path, astronaut):
         assert res["ssim-rgb"] == sorted(res["ssim-rgb"])
     summary = (out / "summary.md").read_text()
     assert "| 0.7 |" in summary and "BD-rate on SSIM" in summary
+    curves = [Curve(c, "ssim-rgb", np.array(r["bytes"]), np.array(r["ssim-rgb"]), "ours", "")
+              for c in ("jpeg-420", "webp") for r in [json.loads(
+                  (out / f"{c}.json").read_text())["results"]]]
+    lo, hi = thumbnails.common_range(curves)  # each BD-rate states the range it is over
+    assert f"WebP, headerless {thumbnails.bd_rate(*curves):+.1f}% ({lo:.3f}–{hi:.3f})" in summary
 
 
 def test_default_sweeps_are_fine_at_the_operating_points(tmp_path, astronaut):
@@ -192,6 +197,12 @@ def test_run_with_a_model_of_ours_on_held_out_photos(tmp_path, astronaut):
         in summary and "SSIM @ 64 B" in summary
     assert "| tiny-residual (ours), headerless |" in summary
     assert "tiny-residual (ours), entropy-coded" not in summary
+    ref = json.loads((out / "jpeg-420.json").read_text())["results"]
+    lo, hi = (thumbnails.ssim_at_bytes(Curve("", "ssim-rgb", np.array(ref["bytes"]),
+                                             np.array(ref["ssim-rgb"]), "ours", ""), b)
+              for b in (64, 128))
+    assert f"over one range, from its SSIM at 64 to its SSIM at 128 bytes ({lo:.3f}–{hi:.3f}" \
+        in summary
     claim = summary[summary.index("The 2016 claim"):]  # ours against each classic codec
     assert "| tiny-residual (ours), headerless | 128 |" in claim
     assert claim.splitlines()[2].endswith("| JPEG 4:2:0, headerless |")

@@ -61,7 +61,7 @@ from PIL import Image
 from tfrnn import atomic, file_format, metrics
 from tfrnn.bench import classic
 from tfrnn.bench.plots import plot_curves
-from tfrnn.bench.rdmath import bd_rate, monotone
+from tfrnn.bench.rdmath import bd_rate, common_range, monotone
 from tfrnn.bench.results import Curve, shared_path, write_results
 from tfrnn.errors import UserError
 from tfrnn.images import list_images, load_image
@@ -302,9 +302,27 @@ def summary(curves: dict[str, Curve], reference: str, targets: Sequence[float],
                 f" ({100 * (b / base - 1):+.0f}%)"
             cells.append("n/a" if not math.isfinite(b) else f"{b:.1f}{rel}")
         lines.append(f"| {t:g} | " + " | ".join(cells) + " |")
-    lines += ["", f"BD-rate on SSIM against {ref.name}: " + ", ".join(
-        f"{curves[c].name} {bd_rate(ref, curves[c]):+.1f}%" for c in ids if c != reference)]
+    lines += ["", f"BD-rate on SSIM against {ref.name}, each over the SSIM range both curves "
+              "cover (in brackets): " + ", ".join(
+                  f"{curves[c].name} {bd_rate(ref, curves[c]):+.1f}% ({_span(ref, curves[c])})"
+                  for c in ids if c != reference)]
+    paper = tuple(ssim_at_bytes(ref, b) for b in PAPER_BYTES)
+    if all(math.isfinite(x) for x in paper):
+        lines += ["", f"BD-rate on SSIM against {ref.name} over one range, from its SSIM at "
+                  f"{PAPER_BYTES[0]} to its SSIM at {PAPER_BYTES[-1]} bytes ({paper[0]:.3f}–"
+                  f"{paper[-1]:.3f}, the paper's operating points; n/a: a curve does not cover "
+                  "it): " + ", ".join(f"{curves[c].name} {_percent(bd_rate(ref, curves[c], paper))}"
+                                      for c in ids if c != reference)]
     return "\n".join(lines) + "\n"
+
+
+def _percent(x: float) -> str:
+    return f"{x:+.1f}%" if math.isfinite(x) else "n/a"
+
+
+def _span(a: Curve, b: Curve) -> str:
+    span = common_range([a, b])
+    return "no common range" if span is None else f"{span[0]:.3f}–{span[1]:.3f}"
 
 
 def select_images(folder: Path, held_out_percent: float | None) -> list[tuple[str, Path]]:
