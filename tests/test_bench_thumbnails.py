@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from tfrnn.bench import classic, thumbnails
+from tfrnn.bench.rdmath import bd_rate, common_range
 from tfrnn.bench.results import Curve
 from tfrnn.errors import UserError
 
@@ -116,8 +117,8 @@ def test_run(tmp_path, astronaut):
     curves = [Curve(c, "ssim-rgb", np.array(r["bytes"]), np.array(r["ssim-rgb"]), "ours", "")
               for c in ("jpeg-420", "webp") for r in [json.loads(
                   (out / f"{c}.json").read_text())["results"]]]
-    lo, hi = thumbnails.common_range(curves)  # each BD-rate states the range it is over
-    assert f"WebP, headerless {thumbnails.bd_rate(*curves):+.1f}% ({lo:.3f}–{hi:.3f})" in summary
+    lo, hi = common_range(curves)  # each BD-rate states the range it is over
+    assert f"WebP, headerless {bd_rate(*curves):+.1f}% ({lo:.3f}–{hi:.3f})" in summary
 
 
 def test_default_sweeps_are_fine_at_the_operating_points(tmp_path, astronaut):

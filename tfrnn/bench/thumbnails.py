@@ -26,7 +26,9 @@ WebP whose headers are not counted, by SSIM at equal size and by size at equal S
 - Sweeps (`THUMBNAIL_SWEEPS`): every setting around the operating points below, coarser above.
 - Bytes at equal quality: each codec's mean headerless bytes interpolated (linearly in SSIM,
   logarithmically in bytes, on the monotone part of its curve) at stated SSIM targets, and the
-  difference to a reference codec in percent; and the BD-rate on SSIM.
+  difference to a reference codec in percent; the BD-rate on SSIM over each pair's common SSIM
+  range (stated) and over one range, the reference's SSIM at 64 to 128 bytes; and the paper's
+  claim at those points (`claim_table`).
 
 - Our models (`--models`, Toderici 2016's systems, e.g. the shipped `thumb-fc-lstm` and
   `thumb-conv-lstm`): one progressive encode of all iterations per thumbnail gives every rate.
