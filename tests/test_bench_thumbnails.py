@@ -214,3 +214,10 @@ def test_run_with_a_model_of_ours_on_held_out_photos(tmp_path, astronaut):
     curves = thumbnails.model_curves(str(bundle), thumb[None], ["t"], "d", tmp_path / "c")
     assert curves["tiny-thumb"].coding == "raw"
     assert curves["tiny-thumb-entropy"].coding == "entropy-coded"
+
+
+def test_summary_says_n_a_for_a_curve_without_common_range():
+    ref = Curve("r", "ssim-rgb", np.array([32.0, 128.0]), np.array([0.5, 0.7]), "JPEG", "")
+    low = Curve("l", "ssim-rgb", np.array([32.0, 128.0]), np.array([0.2, 0.3]), "low", "")
+    text = thumbnails.summary({"r": ref, "l": low}, "r", [0.6], 1, 32)
+    assert "l n/a (no common range)" in text and "nan" not in text

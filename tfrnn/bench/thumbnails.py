@@ -306,7 +306,7 @@ def summary(curves: dict[str, Curve], reference: str, targets: Sequence[float],
         lines.append(f"| {t:g} | " + " | ".join(cells) + " |")
     lines += ["", f"BD-rate on SSIM against {ref.name}, each over the SSIM range both curves "
               "cover (in brackets): " + ", ".join(
-                  f"{curves[c].name} {bd_rate(ref, curves[c]):+.1f}% ({_span(ref, curves[c])})"
+                  f"{curves[c].name} {_percent(bd_rate(ref, curves[c]))} ({_span(ref, curves[c])})"
                   for c in ids if c != reference)]
     paper = tuple(ssim_at_bytes(ref, b) for b in PAPER_BYTES)
     if all(math.isfinite(x) for x in paper):
