@@ -485,10 +485,10 @@ def test_cli_compress_decompress_truncate(capsys, tmp_path, pngs, bundle_dirs, c
 @pytest.mark.parametrize("raw", [False, True])
 def test_decompress_finds_the_shipped_model_that_made_a_file(capsys, tmp_path, pngs,
                                                              bundle_dirs, raw):
-    """Files of either shipped model decode without --model; a file of another model names
-    the model it needs."""
+    """Files of every shipped full-resolution model decode without --model; a file of another
+    model names the model it needs."""
     flags = ["--raw"] if raw else []
-    for model in ("psnr", "default"):
+    for model in ("psnr", "psnr-v1", "default"):
         f = tmp_path / f"{model}.tfrnn"
         assert _run(capsys, "compress", pngs / "small.png", "-o", f, "--model", model,
                     "--iterations", 2, *flags)[0] == 0

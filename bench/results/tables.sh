@@ -8,12 +8,15 @@ TFRNN=${TFRNN:-tfrnn}
 K=kodak
 CLASSIC="$K/jpeg-420.json $K/jpeg-444.json $K/webp.json $K/jpeg2000.json $K/avif.json"
 
-# The shipped models against JPEG 4:2:0, WebP and the published curves (README, model cards).
-SHIPPED="$K/tfrnn-default.json $K/tfrnn-psnr.json $K/jpeg-420.json $K/webp.json"
-$TFRNN plot $SHIPPED --anchors --metric ms-ssim-rgb \
+# The shipped models (and `psnr-v1`) against JPEG 4:2:0, WebP and the published curves.
+# BD-rates over a pinned interval: from WebP's lowest quality to the top of the 8-iteration
+# `psnr-v1` curve (which set the common interval while it was shipped as `psnr`), so that the
+# figures stay comparable as shipped models change.
+SHIPPED="$K/tfrnn-default.json $K/tfrnn-psnr.json $K/tfrnn-psnr-v1.json $K/jpeg-420.json $K/webp.json"
+$TFRNN plot $SHIPPED --anchors --metric ms-ssim-rgb --quality-range 0.860695,0.955928 \
     --reference ours:jpeg-420,ours:webp --bpp-range 0.25,0.65 --at-bpp 0.25,0.5,1.0 \
     --out $K/rd-shipped-msssim.png --table $K/summary-shipped-ms-ssim-rgb.md
-$TFRNN plot $SHIPPED --anchors --metric psnr-rgb \
+$TFRNN plot $SHIPPED --anchors --metric psnr-rgb --quality-range 25.8518,27.8449 \
     --reference ours:jpeg-420,ours:webp --bpp-range 0.25,0.65 --at-bpp 0.25,0.5,1.0 \
     --out $K/rd-shipped-psnr.png --table $K/summary-shipped-psnr-rgb.md
 # The default model against every classic codec we measured, over the interval all cover.
@@ -21,7 +24,7 @@ $TFRNN plot $K/tfrnn-default.json $CLASSIC --metric ms-ssim-rgb \
     --reference ours:jpeg-420,ours:webp,ours:jpeg2000,ours:avif --at-bpp 0.25,0.5 \
     --out $K/rd-default-classic-msssim.png --table $K/summary-default-classic-ms-ssim-rgb.md
 # Before entropy coding, like for like with Toderici 2017's curve (rates in 1/8 bpp steps).
-$TFRNN plot $K/tfrnn-default-raw.json $K/tfrnn-psnr-raw.json --anchors --metric ms-ssim-rgb \
+$TFRNN plot $K/tfrnn-default-raw.json $K/tfrnn-psnr-v1-raw.json --anchors --metric ms-ssim-rgb \
     --reference anchor:toderici-2017-cvpr --at-bpp 0.25,0.5,1.0 \
     --out $K/rd-raw-msssim.png --table $K/summary-raw-ms-ssim-rgb.md
 # The classic codecs over the range they all cover (the shipped model's shorter curve would
@@ -34,20 +37,20 @@ $TFRNN plot $CLASSIC --anchors --metric psnr-rgb \
 $TFRNN plot $CLASSIC --metric psnr-hvs \
     --reference ours:jpeg-420,ours:webp --out $K/rd-psnr-hvs.png --table $K/summary-psnr-hvs.md
 # Spatially adaptive files against the same model's plain files.
-$TFRNN plot $K/tfrnn-psnr.json $K/tfrnn-psnr-snr7.json $K/tfrnn-psnr-snr10.json \
-    $K/jpeg-420.json --metric ms-ssim-rgb --reference tfrnn-psnr --bpp-range 0.33,0.6 \
+$TFRNN plot $K/tfrnn-psnr-v1.json $K/tfrnn-psnr-v1-snr7.json $K/tfrnn-psnr-v1-snr10.json \
+    $K/jpeg-420.json --metric ms-ssim-rgb --reference tfrnn-psnr-v1 --bpp-range 0.33,0.6 \
     --at-bpp 0.35,0.4,0.45,0.5,0.55 --out $K/rd-adaptive-msssim.png \
     --table $K/summary-adaptive-ms-ssim-rgb.md
 # Rate-distortion optimized encoding (first 12 Kodak images).
 F=kodak-first12
-$TFRNN plot $F/jpeg-420.json $F/tfrnn-psnr.json $F/tfrnn-psnr-opt4.json \
-    --metric ms-ssim-rgb --reference ours:jpeg-420,tfrnn-psnr --bpp-range 0.23,0.7 \
+$TFRNN plot $F/jpeg-420.json $F/tfrnn-psnr-v1.json $F/tfrnn-psnr-v1-opt4.json \
+    --metric ms-ssim-rgb --reference ours:jpeg-420,tfrnn-psnr-v1 --bpp-range 0.23,0.7 \
     --at-bpp 0.25,0.3,0.4,0.5,0.6,0.7 --out $F/rd-optimize-msssim.png \
     --table $F/summary-optimize-ms-ssim-rgb.md
 # Entropy-coded against entropy-coded: the shipped models and Johnston 2018 (the authors'
-# follow-up), over the interval all cover.
-$TFRNN plot $K/tfrnn-default.json $K/tfrnn-psnr.json --anchors --metric ms-ssim-rgb \
-    --reference anchor:johnston-2017-cvpr --at-bpp 0.25,0.5 \
+# follow-up), over the interval all covered while `psnr-v1` was `psnr` (pinned, as above).
+$TFRNN plot $K/tfrnn-default.json $K/tfrnn-psnr.json $K/tfrnn-psnr-v1.json --anchors \
+    --metric ms-ssim-rgb --quality-range 0.89174,0.955928 --reference anchor:johnston-2017-cvpr --at-bpp 0.25,0.5 \
     --out $K/rd-johnston-msssim.png --table $K/summary-johnston-ms-ssim-rgb.md
 # Tiles: tiled against whole-image coding, same model and entropy coding (the seams' cost).
 T=tiling
