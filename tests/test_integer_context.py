@@ -116,12 +116,12 @@ def test_checkerboard_passes_at_their_positions_equal_whole_convolutions(height,
 
 def test_files_of_the_shipped_model_are_unchanged():
     """The integer files' bytes are part of the format (FORMAT.md mode 3): these codes, coded
-    with the shipped model's integer context model, gave these bytes when mode 3 was
-    introduced (the coder of main at c410b8b, before the passes were computed by matmuls),
-    and decode again."""
+    with `default-v1`'s integer context model (the shipped `default` then), gave these bytes
+    when mode 3 was introduced (the coder of main at c410b8b, before the passes were computed
+    by matmuls), and decode again."""
     from tfrnn.bundle import load_bundle
 
-    coder = entropy_coder(integer_context_model(load_bundle("default").context_model))
+    coder = entropy_coder(integer_context_model(load_bundle("default-v1").context_model))
     rng = np.random.default_rng(17)
     codes = np.where(rng.random((3, 6, 9, 32)) < 0.3, -1.0, 1.0).astype(np.float32)
     codes[1:, 2, 3] = 0.0

@@ -1,6 +1,6 @@
-"""The shipped models (`default`, MS-SSIM-trained; `psnr`, L1-trained; `psnr-v1`, the earlier
-L1 model kept for its files): they load, their weights match their cards, they reproduce their
-committed curves, and how `default` fares against JPEG."""
+"""The shipped models (`default`, MS-SSIM-trained; `psnr`, L1-trained; `default-v1` and
+`psnr-v1`, the earlier 8-iteration models kept for their files): they load, their weights match
+their cards, they reproduce their committed curves, and how `default` fares against JPEG."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tfrnn.file_format import truncate
 from tfrnn.images import load_image
 from tfrnn.metrics import ms_ssim
 
-SHIPPED = (DEFAULT_MODEL, "psnr", "psnr-v1")
+SHIPPED = (DEFAULT_MODEL, "psnr", "default-v1", "psnr-v1")
 JPEG_QUALITIES = tuple(range(2, 96, 2))
 
 
@@ -61,7 +61,7 @@ def jpeg_msssim_at(image: np.ndarray, bpp: float) -> float:
 
 
 IMAGES = ("kodim05.png", "kodim23.png")
-TARGETS = (0.25, 0.5)
+TARGETS = (0.25, 0.5, 1.0)
 # A shipped model's committed Kodak curve, per image (`tfrnn bench rd --model M --per-image`).
 MEASURED = REPO / "bench" / "results" / "kodak" / "tfrnn-{}.json"
 # Tolerances of the re-measurement: float arithmetic differs a little across CPUs and math
@@ -90,7 +90,8 @@ def comparison(kodak_dir: Path, name: str) -> list[tuple[float, int, float, floa
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("model", "name"), [(DEFAULT_MODEL, IMAGES[0]), (DEFAULT_MODEL, IMAGES[1]),
-                                             ("psnr", IMAGES[0]), ("psnr-v1", IMAGES[0])])
+                                             ("psnr", IMAGES[0]), ("default-v1", IMAGES[0]),
+                                             ("psnr-v1", IMAGES[0])])
 def test_matches_its_committed_curve(kodak_dir, model, name):
     """A shipped model re-measured on real files gives its committed per-image curve."""
     committed = read_results(Path(str(MEASURED).format(model)))["per_image"][name]
@@ -112,4 +113,11 @@ def test_beats_jpeg_420_near_quarter_bpp(kodak_dir, name):
 @pytest.mark.parametrize("name", IMAGES)
 def test_beats_jpeg_420_near_half_bpp(kodak_dir, name):
     _, _, bpp, ours, jpeg = comparison(kodak_dir, name)[TARGETS.index(0.5)]
+    assert ours > jpeg, f"{name} at {bpp:.3f} bpp: ours {ours:.4f} <= JPEG {jpeg:.4f}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", IMAGES)
+def test_beats_jpeg_420_near_one_bpp(kodak_dir, name):
+    _, _, bpp, ours, jpeg = comparison(kodak_dir, name)[TARGETS.index(1.0)]
     assert ours > jpeg, f"{name} at {bpp:.3f} bpp: ours {ours:.4f} <= JPEG {jpeg:.4f}"

@@ -5,11 +5,11 @@ fair number).
     python bench/results/portable/before_after.py BEFORE_COMMIT [--limit N] [--repeats R]
         [--out FILE]
 
-Codes of the Kodak images at 8 iterations with the shipped `default` model; "before" is the
-integer coder of BEFORE_COMMIT (its `tfrnn` package extracted with `git archive` and imported
-under another name), applied to the same context model; "after" and "float" are this
-checkout's. Every coder's payloads are checked equal to the others' (integer) and to decode
-exactly. Wall and CPU (process) seconds per image, means over images and repeats.
+Codes of the Kodak images at 8 iterations with `default-v1` (then shipped as `default`);
+"before" is the integer coder of BEFORE_COMMIT (its `tfrnn` package extracted with `git
+archive` and imported under another name), applied to the same context model; "after" and
+"float" are this checkout's. Every coder's payloads are checked equal to the others' (integer)
+and to decode exactly. Wall and CPU (process) seconds per image, means over images and repeats.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def main() -> None:
     from tfrnn.codec import load_codec
     from tfrnn.images import load_image
 
-    codec = load_codec("default")
+    codec = load_codec("default-v1")
     context = codec.bundle.context_model
     before = before_integer.IntegerCheckerboardContextModel.__new__(
         before_integer.IntegerCheckerboardContextModel)

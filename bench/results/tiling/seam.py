@@ -5,8 +5,8 @@ Usage (from the repository root, ../shared beside it):
 
 Left to right: the original, whole-image coding, tiled coding (512 px tiles: the seam is the
 vertical line x = 512 in the middle of each panel), each a 96 x 96 crop centred on the seam
-at the image's middle row, magnified 4x (nearest neighbour). Shipped `default` model, K
-iterations, entropy-coded files as `tfrnn compress` writes them.
+at the image's middle row, magnified 4x (nearest neighbour). `default-v1` model (then shipped
+as `default`), K iterations, entropy-coded files as `tfrnn compress` writes them.
 """
 
 import sys
@@ -20,7 +20,7 @@ from tfrnn.images import load_image, save_png
 
 name, k = sys.argv[1], int(sys.argv[2])
 image = load_image(shared_path("data", "kodak", f"{name}.png"))
-codec = load_codec("default")
+codec = load_codec("default-v1")
 panels = [image]
 for tile in (0, 512):
     data = codec.compress(image, k, tile=tile)
