@@ -24,6 +24,8 @@ COLUMNS = (1, 2, 4, 8, 12, 16)
 def losses(run: Path) -> dict:
     """{"steps": [...], "loss_per_iteration": [[loss at each step] for each iteration]}."""
     by_tag = scalars(run / "logs", ("loss/iteration_",))
+    if not by_tag:
+        raise SystemExit(f"{run}: no loss/iteration_NN scalars under {run / 'logs'}")
     tags = sorted(by_tag)
     steps = sorted(set.intersection(*(set(by_tag[t]) for t in tags)))
     return {"steps": steps, "loss_per_iteration": [[by_tag[t][s] for s in steps] for t in tags]}
