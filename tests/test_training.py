@@ -320,6 +320,26 @@ def test_a_model_is_fine_tuned_as_a_cell_with_the_same_weights(data, reference, 
     assert len(err.splitlines()) == 1 and "they differ" in err
 
 
+def test_a_model_is_widened_into_the_same_layers_twice_as_wide(data, reference, tmp_path,
+                                                              capsys):
+    tiny = json.loads(Path(data["tiny"]).read_text())
+    wide = tiny | {"name": "tiny-wide", "stem_filters": 16, "decoder_filters": 32,
+                   "encoder": [s | {"units": 2 * s["units"]} for s in tiny["encoder"]],
+                   "decoder": [s | {"units": 2 * s["units"]} for s in tiny["decoder"]]}
+    config = tmp_path / "tiny-wide.json"
+    config.write_text(json.dumps(wide))
+    run = tmp_path / "wide"
+    capsys.readouterr()
+    assert train("--data", data["tiles32"], "--config", config, "--init-from", reference,
+                 "--run-dir", run, *COMMON, "--steps", 1, "--lr", "1e-9") == 0
+    assert "widened 2x to tiny-wide" in capsys.readouterr().out
+    images = np.asarray(Image.open(next(data["photos"].glob("*.png"))))[None, :64, :64]
+    narrow, widened = load_bundle(reference).codec, load_bundle(run).codec
+    assert widened.codec_config.name == "tiny-wide"
+    np.testing.assert_array_equal(narrow.encode(images, 3).numpy(),
+                                  widened.encode(images, 3).numpy())
+
+
 @pytest.mark.parametrize("kind,flags", [("checkerboard", ("--context-groups", 2)),
                                         ("raster", ())])
 def test_context_stage_trains_the_entropy_model_on_the_frozen_codec(data, reference,

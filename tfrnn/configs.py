@@ -7,7 +7,8 @@ meant to train on a 2-core CPU.
 `tiny-*`: the same at 1/16 width, for tests and smoke runs (it does not compress well).
 `thumb-*`: the 2016 paper's 32×32 systems: fully-connected LSTM and conv/deconv LSTM (§3.2-3.3),
 and its feed-forward conv/deconv residual autoencoder (`tfrnn.feedforward`), the yardstick;
-`thumb-fc-ln-lstm` and `thumb-conv-ln-lstm-cpu`, the same with normalized LSTM memories (`ln-lstm`).
+`thumb-fc-ln-lstm` and `thumb-conv-ln-lstm-cpu`, the same with normalized LSTM memories (`ln-lstm`);
+`thumb-conv-ln-lstm-cpu-wide`, the latter at twice the width (`tfrnn.widen`).
 """
 
 from __future__ import annotations
@@ -225,6 +226,10 @@ def _build_registry() -> dict[str, CodecConfig]:
         "thumb-conv-ln-lstm-cpu", 0.125,
         "thumb-conv-lstm-cpu with each LSTM's memory normalized before its output's tanh "
         "(cell ln-lstm; same weights)", cell="ln-lstm")
+    configs["thumb-conv-ln-lstm-cpu-wide"] = thumb_conv_config(
+        "thumb-conv-ln-lstm-cpu-wide", 0.25,
+        "thumb-conv-ln-lstm-cpu at twice the width (1/4 of the paper's); "
+        "--init-from a thumb-conv-ln-lstm-cpu model widens it (Net2WiderNet)", cell="ln-lstm")
     configs["thumb-conv-residual-cpu"] = thumb_conv_config(
         "thumb-conv-residual-cpu", 0.125,
         "Toderici 2016 feed-forward conv/deconv residual autoencoder, 16 stages with their own "

@@ -121,7 +121,9 @@ def build_parser():
                    f"{d['context_groups'].default})")
     p.add_argument("--init-from", metavar="MODEL",
                    help="start from a bundle, a run directory or a pretrained name (its "
-                   "config, or --config with cells of the same weights: lstm as ln-lstm)")
+                   "config, or --config with cells of the same weights: lstm as ln-lstm; "
+                   "or --config the same layers k times as wide: the model is widened "
+                   "so that it computes what it did)")
     p.add_argument("--tile-size", type=int,
                    help=f"tile size the datasets must have (default {d['tile_size'].default}; "
                    "a resumed run: its own)")

@@ -39,6 +39,7 @@ from tfrnn.training.distribute import Cluster, make_cluster
 from tfrnn.training.options import BINARIZERS, TrainOptions
 from tfrnn.training.step import TrainStep, trainable_variables
 from tfrnn.training.summaries import Evaluator, Summaries
+from tfrnn.widen import widen, width_factor
 
 NAN_EXIT = 3
 WORKER_LOST_EXIT = 4
@@ -74,7 +75,8 @@ def resolve_config(options: TrainOptions, run_info: dict | None, init_config: Co
     where, config = known[0]
     for other, c in known[1:]:
         if c.to_dict() != config.to_dict() and not (
-                other == "--init-from" and config.shares_weights_with(c)):
+                other == "--init-from" and (config.shares_weights_with(c)
+                                            or width_factor(c, config))):
             raise UserError(f"{where} holds config {config.name}, {other} is {c.name}: "
                             "they differ")
     return config
@@ -250,7 +252,13 @@ class Trainer:
                         groups=options.context_groups)
                 except ValueError as e:
                     raise UserError(f"--context-groups: {e}") from None
-            if init is not None:
+            factor = init and width_factor(init.codec.codec_config, self.config)
+            if factor:
+                widen(init.codec, self.codec, options.seed)
+                _log(f"--init-from {init.codec.codec_config.name}, widened {factor}x to "
+                     f"{self.config.name}: it computes what the narrow codec did "
+                     "(Net2WiderNet)")
+            elif init is not None:
                 self.codec.set_weights(init.codec.get_weights())
                 if self.context_model is not None and init.context_model is not None:
                     if _same_model(init.context_model, self.context_model):
