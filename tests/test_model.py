@@ -167,7 +167,7 @@ def test_thumbnail_fc_lstm_runs():
 
 
 def test_every_named_config_is_consistent():
-    assert len(CONFIGS) == 3 * len(CELL_TYPES) * len(FRAMEWORKS) + 6
+    assert len(CONFIGS) == 3 * len(CELL_TYPES) * len(FRAMEWORKS) + 7  # + thumb-*
     for config in CONFIGS.values():
         assert config.stride in (16, 32)
         assert type(config).from_dict(config.to_dict()) == config
