@@ -41,6 +41,12 @@ $TFRNN plot $K/tfrnn-default-v1-raw.json $K/tfrnn-psnr-v1-raw.json --anchors --m
 $TFRNN plot $K/tfrnn-default-raw.json $K/tfrnn-psnr-raw.json --anchors --metric ms-ssim-rgb \
     --reference anchor:toderici-2017-cvpr --at-bpp 0.25,0.5,1.0,1.5,2.0 \
     --out $K/rd-raw16-msssim.png --table $K/summary-raw16-ms-ssim-rgb.md
+# The L1 run continued to step 9,500 (raw bits), beside `psnr`'s raw and entropy-coded curves,
+# over the shipped PSNR table's interval.
+I=iteration-stats/ln-lstm
+$TFRNN plot $K/tfrnn-psnr-raw.json $I/tfrnn-ln-l1-16-9500-kodak24-raw.json $K/tfrnn-psnr.json \
+    $K/jpeg-420.json --metric psnr-rgb --quality-range 25.8518,27.8449 --reference ours:jpeg-420 \
+    --at-bpp 0.25,0.5,1.0 --out $I/rd-step9500-psnr.png --table $I/summary-step9500-psnr-rgb.md
 # The classic codecs over the range they all cover (the shipped model's shorter curve would
 # narrow it to its own), three metrics.
 $TFRNN plot $CLASSIC --anchors --metric ms-ssim-rgb-db \
