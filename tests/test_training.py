@@ -338,6 +338,17 @@ def test_a_model_is_widened_into_the_same_layers_twice_as_wide(data, reference, 
     assert widened.codec_config.name == "tiny-wide"
     np.testing.assert_array_equal(narrow.encode(images, 3).numpy(),
                                   widened.encode(images, 3).numpy())
+    # the context model sees only the bits: a widened model keeps --init-from's
+    context = tmp_path / "context"
+    assert train(*train_args(data, context, "--stage", "context", "--init-from", reference,
+                             "--steps", 2)) == 0
+    wide_context = tmp_path / "wide-context"
+    assert train("--data", data["tiles32"], "--config", config, "--init-from", context,
+                 "--run-dir", wide_context, *COMMON, "--stage", "context", "--steps", 1,
+                 "--lr", "1e-9") == 0
+    for a, b in zip(load_bundle(wide_context).context_model.get_weights(),
+                    load_bundle(context).context_model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 @pytest.mark.parametrize("kind,flags", [("checkerboard", ("--context-groups", 2)),

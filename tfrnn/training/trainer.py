@@ -260,12 +260,13 @@ class Trainer:
                      "(Net2WiderNet)")
             elif init is not None:
                 self.codec.set_weights(init.codec.get_weights())
-                if self.context_model is not None and init.context_model is not None:
-                    if _same_model(init.context_model, self.context_model):
-                        self.context_model.set_weights(init.context_model.get_weights())
-                    else:
-                        _log(f"--init-from's context model ({init.context_model.kind}) is not "
-                             f"the {options.context_kind} model asked for: a new one is trained")
+            if (init is not None and self.context_model is not None
+                    and init.context_model is not None):
+                if _same_model(init.context_model, self.context_model):
+                    self.context_model.set_weights(init.context_model.get_weights())
+                else:
+                    _log(f"--init-from's context model ({init.context_model.kind}) is not "
+                         f"the {options.context_kind} model asked for: a new one is trained")
             self.optimizer = make_optimizer(options)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.variables = trainable_variables(options.stage, self.codec, self.context_model)
