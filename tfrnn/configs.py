@@ -130,16 +130,18 @@ class CodecConfig:
     def replace(self, **changes) -> CodecConfig:
         return dataclasses.replace(self, **changes)
 
+    def weight_fields(self) -> dict:
+        """The fields that define the weights: all but the name and the description, with the
+        cell named by the cell whose weights it has (SAME_WEIGHTS)."""
+        d = {k: v for k, v in self.to_dict().items() if k not in ("name", "description")}
+        d["cell"] = SAME_WEIGHTS.get(d["cell"], d["cell"])
+        return d
+
     def shares_weights_with(self, other: CodecConfig) -> bool:
         """Whether the two differ only in a cell that has the other's weights (SAME_WEIGHTS),
         so that a model of one can be fine-tuned as the other (e.g. --config
         cpu-ln-lstm-additive --init-from default)."""
-        def weights(c: CodecConfig) -> dict:
-            d = {k: v for k, v in c.to_dict().items() if k not in ("name", "description")}
-            d["cell"] = SAME_WEIGHTS.get(d["cell"], d["cell"])
-            return d
-
-        return self.cell != other.cell and weights(self) == weights(other)
+        return self.cell != other.cell and self.weight_fields() == other.weight_fields()
 
 
 def reference_config(name: str, cell: str, framework: str, width: float,

@@ -16,15 +16,14 @@ import keras
 import numpy as np
 
 from tfrnn.cells import ConvGRUCell, ConvLSTMCell, ResidualGRUCell
-from tfrnn.configs import FEED_FORWARD, SAME_WEIGHTS, CodecConfig
+from tfrnn.configs import CodecConfig
 
 WIDENABLE_CELLS = ("lstm", "ln-lstm", "gru", "residual-gru")
 
 
 def _widths_and_rest(config: CodecConfig) -> tuple[list[int], dict]:
     """The layer widths a widening multiplies, and every other field (names aside)."""
-    d = {k: v for k, v in config.to_dict().items() if k not in ("name", "description")}
-    d["cell"] = SAME_WEIGHTS.get(d["cell"], d["cell"])
+    d = config.weight_fields()
     widths = [d.pop("stem_filters"), d.pop("decoder_filters")]
     gain = d.pop("gain_filters")
     if config.framework == "residual-scaling":
@@ -39,7 +38,7 @@ def _widths_and_rest(config: CodecConfig) -> tuple[list[int], dict]:
 def width_factor(narrow: CodecConfig, wide: CodecConfig) -> int | None:
     """k ≥ 2 if `wide` is `narrow` with every layer width times k (bits, kernels, strides and
     the rest unchanged) and its cells can be widened; else None."""
-    if FEED_FORWARD in (narrow.cell, wide.cell) or wide.cell not in WIDENABLE_CELLS:
+    if wide.cell not in WIDENABLE_CELLS:  # a narrow model of another cell differs below
         return None
     (a, rest_a), (b, rest_b) = _widths_and_rest(narrow), _widths_and_rest(wide)
     if rest_a != rest_b or any(y % x for x, y in zip(a, b, strict=True)):
