@@ -351,10 +351,12 @@ def test_a_model_is_widened_into_the_same_layers_twice_as_wide(data, reference, 
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-@pytest.mark.parametrize("kind,flags", [("checkerboard", ("--context-groups", 2)),
-                                        ("raster", ())])
-def test_context_stage_trains_the_entropy_model_on_the_frozen_codec(data, reference,
-                                                                    tmp_path, kind, flags):
+@pytest.mark.parametrize("kind,flags,widths", [
+    ("checkerboard", ("--context-groups", 2, "--context-filters", 24, "--context-memory", 8),
+     (24, 8)),
+    ("raster", (), (64, 64))])
+def test_context_stage_trains_the_entropy_model_on_the_frozen_codec(data, reference, tmp_path,
+                                                                    kind, flags, widths):
     run = tmp_path / "context"
     assert train(*train_args(data, run, "--stage", "context", "--init-from", reference,
                              "--context-kind", kind, *flags,
@@ -362,6 +364,7 @@ def test_context_stage_trains_the_entropy_model_on_the_frozen_codec(data, refere
     bundle = load_bundle(run)
     assert bundle.context_model is not None and bundle.context_model.kind == kind
     assert getattr(bundle.context_model, "groups", 2) == 2
+    assert (bundle.context_model.filters, bundle.context_model.memory_units) == widths
     for a, b in zip(bundle.codec.get_weights(), weights(reference), strict=True):
         np.testing.assert_array_equal(a, b)
     bits = scalars(run / "logs", "loss/bits_per_code_bit")
@@ -430,7 +433,8 @@ def test_resume_keeps_the_runs_stage_and_pipeline_unless_given(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     kept = {"stage": "context", "batch_size": 8, "tile_size": 144, "crop": 128, "flips": False,
-            "shuffle_buffer": 50, "seed": 7, "context_kind": "raster", "context_groups": 4}
+            "shuffle_buffer": 50, "seed": 7, "context_kind": "raster", "context_groups": 4,
+            "context_filters": 32, "context_memory": 16}
     (run / "run.json").write_text(json.dumps({"options": kept}))
     base = ["--data", str(tmp_path), "--run-dir", str(run)]
     resumed = parse_options([*base, "--resume"])

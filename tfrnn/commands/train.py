@@ -119,6 +119,12 @@ def build_parser():
     p.add_argument("--context-groups", type=int,
                    help=f"channel groups of a checkerboard context model (2·N passes; default "
                    f"{d['context_groups'].default})")
+    p.add_argument("--context-filters", type=int,
+                   help="width of the context model's prior features and within-iteration "
+                   f"context (default {d['context_filters'].default})")
+    p.add_argument("--context-memory", type=int,
+                   help="channels of the context model's memory across iterations (default "
+                   f"{d['context_memory'].default})")
     p.add_argument("--init-from", metavar="MODEL",
                    help="start from a bundle, a run directory or a pretrained name (its "
                    "config, or --config with cells of the same weights: lstm as ln-lstm; "
@@ -140,7 +146,7 @@ def build_parser():
 # must not silently change it) and the stage and input pipeline (a resume may not change them).
 RESUMED_OPTIONS = ("lr", "lr_schedule", "lr_decay_steps", "lr_decay_rate", "stage",
                    "batch_size", "tile_size", "crop", "flips", "shuffle_buffer", "seed",
-                   "context_kind", "context_groups")
+                   "context_kind", "context_groups", "context_filters", "context_memory")
 
 
 def parse_options(argv: Sequence[str]) -> TrainOptions:

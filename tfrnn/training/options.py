@@ -66,13 +66,17 @@ class TrainOptions:
     shuffle_buffer: int = 10000
     context_kind: str = CONTEXT_KINDS[0]
     context_groups: int = 8
+    context_filters: int = 64
+    context_memory: int = 64
 
     def __post_init__(self):
         positive = {"--steps": self.steps, "--batch-size": self.batch_size,
                     "--checkpoint-every": self.checkpoint_every, "--keep": self.keep,
                     "--log-every": self.log_every, "--tile-size": self.tile_size,
                     "--cpu-replicas": self.cpu_replicas, "--shuffle-buffer": self.shuffle_buffer,
-                    "--eval-count": self.eval_count, "--context-groups": self.context_groups}
+                    "--eval-count": self.eval_count, "--context-groups": self.context_groups,
+                    "--context-filters": self.context_filters,
+                    "--context-memory": self.context_memory}
         for flag, value in positive.items():
             if value < 1:
                 raise UserError(f"{flag} must be at least 1, got {value}")

@@ -84,7 +84,8 @@ def resolve_config(options: TrainOptions, run_info: dict | None, init_config: Co
 
 # Options the saved data position (and the stage's variables) depend on.
 PIPELINE_OPTIONS = ("stage", "data", "batch_size", "tile_size", "crop", "flips",
-                    "shuffle_buffer", "seed", "context_kind", "context_groups")
+                    "shuffle_buffer", "seed", "context_kind", "context_groups", "context_filters",
+                    "context_memory")
 
 
 def _same_model(a, b) -> bool:
@@ -249,7 +250,8 @@ class Trainer:
                 try:
                     self.context_model = make_context_model(
                         options.context_kind, bits=self.config.bits,
-                        groups=options.context_groups)
+                        groups=options.context_groups, filters=options.context_filters,
+                        memory_units=options.context_memory)
                 except ValueError as e:
                     raise UserError(f"--context-groups: {e}") from None
             factor = init and width_factor(init.codec.codec_config, self.config)
@@ -265,8 +267,10 @@ class Trainer:
                 if _same_model(init.context_model, self.context_model):
                     self.context_model.set_weights(init.context_model.get_weights())
                 else:
-                    _log(f"--init-from's context model ({init.context_model.kind}) is not "
-                         f"the {options.context_kind} model asked for: a new one is trained")
+                    c = init.context_model
+                    _log(f"--init-from's context model ({c.kind}, {c.filters} filters, "
+                         f"{c.memory_units} memory units) is not the {options.context_kind} "
+                         "model asked for: a new one is trained")
             self.optimizer = make_optimizer(options)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.variables = trainable_variables(options.stage, self.codec, self.context_model)
