@@ -47,6 +47,17 @@ I=iteration-stats/ln-lstm
 $TFRNN plot $K/tfrnn-psnr-raw.json $I/tfrnn-ln-l1-16-9500-kodak24-raw.json $K/tfrnn-psnr.json \
     $K/jpeg-420.json --metric psnr-rgb --quality-range 25.8518,27.8449 --reference ours:jpeg-420 \
     --at-bpp 0.25,0.5,1.0 --out $I/rd-step9500-psnr.png --table $I/summary-step9500-psnr-rgb.md
+# Its step 9,500 with a context stage, entropy-coded, beside the shipped models, over the shipped
+# tables' pinned intervals.
+S=sixteen-iterations/ln-l1-16-step9500
+STEP9500="$S/tfrnn-ln16-9500-ctx.json $K/tfrnn-psnr.json $K/tfrnn-default.json $K/jpeg-420.json
+    $K/webp.json"
+$TFRNN plot $STEP9500 --metric psnr-rgb --quality-range 25.8518,27.8449 \
+    --reference ours:jpeg-420,ours:webp --at-bpp 0.25,0.5,1.0 --out $S/rd-psnr-rgb.png \
+    --table $S/summary-psnr-rgb.md
+$TFRNN plot $STEP9500 --metric ms-ssim-rgb --quality-range 0.860695,$V1_TOP_MSSSIM \
+    --reference ours:jpeg-420,ours:webp --at-bpp 0.25,0.5,1.0 --out $S/rd-ms-ssim-rgb.png \
+    --table $S/summary-ms-ssim-rgb.md
 # The classic codecs over the range they all cover (the shipped model's shorter curve would
 # narrow it to its own), three metrics.
 $TFRNN plot $CLASSIC --anchors --metric ms-ssim-rgb-db \
