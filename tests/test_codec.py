@@ -488,7 +488,7 @@ def test_decompress_finds_the_shipped_model_that_made_a_file(capsys, tmp_path, p
     """Files of every shipped full-resolution model decode without --model; a file of another
     model names the model it needs."""
     flags = ["--raw"] if raw else []
-    for model in ("psnr", "psnr-v1", "default", "default-v1"):
+    for model in ("psnr", "psnr-v2", "psnr-v1", "default", "default-v1"):
         f = tmp_path / f"{model}.tfrnn"
         assert _run(capsys, "compress", pngs / "small.png", "-o", f, "--model", model,
                     "--iterations", 2, *flags)[0] == 0

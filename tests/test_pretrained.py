@@ -1,6 +1,6 @@
-"""The shipped models (`default`, MS-SSIM-trained; `psnr`, L1-trained; `default-v1` and
-`psnr-v1`, the earlier 8-iteration models kept for their files): they load, their weights match
-their cards, they reproduce their committed curves, and how `default` fares against JPEG."""
+"""The shipped models (`default`, MS-SSIM-trained; `psnr`, L1-trained; `psnr-v2`, `default-v1`
+and `psnr-v1`, the earlier models kept for their files): they load, their weights match their
+cards, they reproduce their committed curves, and how `default` fares against JPEG."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tfrnn.file_format import truncate
 from tfrnn.images import load_image
 from tfrnn.metrics import ms_ssim
 
-SHIPPED = (DEFAULT_MODEL, "psnr", "default-v1", "psnr-v1")
+SHIPPED = (DEFAULT_MODEL, "psnr", "psnr-v2", "default-v1", "psnr-v1")
 JPEG_QUALITIES = tuple(range(2, 96, 2))
 
 
@@ -90,7 +90,8 @@ def comparison(kodak_dir: Path, name: str) -> list[tuple[float, int, float, floa
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("model", "name"), [(DEFAULT_MODEL, IMAGES[0]), (DEFAULT_MODEL, IMAGES[1]),
-                                             ("psnr", IMAGES[0]), ("default-v1", IMAGES[0]),
+                                             ("psnr", IMAGES[0]), ("psnr-v2", IMAGES[0]),
+                                             ("default-v1", IMAGES[0]),
                                              ("psnr-v1", IMAGES[0])])
 def test_matches_its_committed_curve(kodak_dir, model, name):
     """A shipped model re-measured on real files gives its committed per-image curve."""
