@@ -39,14 +39,15 @@ $TFRNN plot $K/tfrnn-default-v1-raw.json $K/tfrnn-psnr-v1-raw.json --anchors --m
     --reference anchor:toderici-2017-cvpr --at-bpp 0.25,0.5,1.0 \
     --out $K/rd-raw-msssim.png --table $K/summary-raw-ms-ssim-rgb.md
 $TFRNN plot $K/tfrnn-default-raw.json $K/tfrnn-psnr-raw.json $K/tfrnn-psnr-v2-raw.json \
-    --anchors --metric ms-ssim-rgb \
-    --reference anchor:toderici-2017-cvpr --at-bpp 0.25,0.5,1.0,1.5,2.0 \
+    --anchors --metric ms-ssim-rgb --reference anchor:toderici-2017-cvpr \
+    --at-bpp 0.25,0.5,1.0,1.5,2.0 \
     --out $K/rd-raw16-msssim.png --table $K/summary-raw16-ms-ssim-rgb.md
 # The L1 run continued to step 9,500 (raw bits), beside `psnr-v2`'s (its step 7,500) raw and
 # entropy-coded curves, over the shipped PSNR table's interval.
 I=iteration-stats/ln-lstm
-$TFRNN plot $K/tfrnn-psnr-v2-raw.json $I/tfrnn-ln-l1-16-9500-kodak24-raw.json $K/tfrnn-psnr-v2.json \
-    $K/jpeg-420.json --metric psnr-rgb --quality-range 25.8518,27.8449 --reference ours:jpeg-420 \
+$TFRNN plot $K/tfrnn-psnr-v2-raw.json $I/tfrnn-ln-l1-16-9500-kodak24-raw.json \
+    $K/tfrnn-psnr-v2.json $K/jpeg-420.json --metric psnr-rgb --quality-range 25.8518,27.8449 \
+    --reference ours:jpeg-420 \
     --at-bpp 0.25,0.5,1.0 --out $I/rd-step9500-psnr.png --table $I/summary-step9500-psnr-rgb.md
 # Its step 9,500 with a context stage, entropy-coded, beside the shipped models, over the shipped
 # tables' pinned intervals.
@@ -81,8 +82,9 @@ $TFRNN plot $F/jpeg-420.json $F/tfrnn-psnr-v1.json $F/tfrnn-psnr-v1-opt4.json \
     --table $F/summary-optimize-ms-ssim-rgb.md
 # Entropy-coded against entropy-coded: the shipped models and Johnston 2018 (the authors'
 # follow-up), over the interval all covered while `psnr-v1` was `psnr` (pinned, as above).
-$TFRNN plot $K/tfrnn-default.json $K/tfrnn-psnr.json $K/tfrnn-psnr-v2.json $K/tfrnn-default-v1.json \
-    $K/tfrnn-psnr-v1.json --anchors --metric ms-ssim-rgb --quality-range 0.89174,$V1_TOP_MSSSIM \
+$TFRNN plot $K/tfrnn-default.json $K/tfrnn-psnr.json $K/tfrnn-psnr-v2.json \
+    $K/tfrnn-default-v1.json $K/tfrnn-psnr-v1.json --anchors --metric ms-ssim-rgb \
+    --quality-range 0.89174,$V1_TOP_MSSSIM \
     --reference anchor:johnston-2017-cvpr --at-bpp 0.25,0.5 \
     --out $K/rd-johnston-msssim.png --table $K/summary-johnston-ms-ssim-rgb.md
 # Tiles: tiled against whole-image coding, same model and entropy coding (the seams' cost);
