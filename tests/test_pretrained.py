@@ -1,6 +1,7 @@
-"""The shipped models (`default`, MS-SSIM-trained; `psnr`, L1-trained; `psnr-v2`, `default-v1`
-and `psnr-v1`, the earlier models kept for their files): they load, their weights match their
-cards, they reproduce their committed curves, and how `default` fares against JPEG."""
+"""The shipped full-resolution models (`default`, MS-SSIM-trained; `psnr`, L1-trained; the
+earlier ones, kept for their files): they load, their weights match their cards, their files
+decode without `--model`, they reproduce their committed curves, and how `default` fares against
+JPEG. The thumbnail models (`thumb-*`): `test_thumbnails.py`."""
 
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tfrnn import cli
 from tfrnn.bench import classic
 from tfrnn.bench.results import REPO, read_results
-from tfrnn.bundle import PRETRAINED_DIR, load_bundle
+from tfrnn.bundle import PRETRAINED_DIR, load_bundle, pretrained_names
 from tfrnn.codec import DEFAULT_MODEL, load_codec
 from tfrnn.file_format import truncate
-from tfrnn.images import load_image
+from tfrnn.images import load_image, save_png
 from tfrnn.metrics import ms_ssim
 
-SHIPPED = (DEFAULT_MODEL, "psnr", "psnr-v2", "default-v1", "psnr-v1")
+SHIPPED = tuple(name for name in pretrained_names() if not name.startswith("thumb-"))
 JPEG_QUALITIES = tuple(range(2, 96, 2))
 
 
@@ -30,6 +32,23 @@ def test_shipped_model_loads_and_matches_its_card(model):
     card = (PRETRAINED_DIR / model / "MODEL_CARD.md").read_text()
     assert re.search(rf"fingerprint[^\n]*`{bundle.fingerprint}`", card)
     assert f"`{bundle.codec.codec_config.name}`" in card
+
+
+@pytest.mark.parametrize("raw", [False, True])
+@pytest.mark.parametrize("model", SHIPPED)
+def test_decompress_finds_the_shipped_model_that_made_a_file(capsys, tmp_path, astronaut, model,
+                                                             raw):
+    """A file of any shipped model decodes without --model (`codec.shipped_model_for`), to the
+    same pixels as with it."""
+    image, data = tmp_path / "a.png", tmp_path / "a.tfrnn"
+    save_png(image, astronaut[100:148, 200:264])
+    for argv in (["compress", image, "-o", data, "--model", model, "--iterations", 2,
+                  *(["--raw"] if raw else [])],
+                 ["decompress", data, "-o", tmp_path / "found.png"],
+                 ["decompress", data, "-o", tmp_path / "named.png", "--model", model]):
+        assert cli.main([str(a) for a in argv]) == 0, capsys.readouterr().err
+    found, named = (load_image(tmp_path / n) for n in ("found.png", "named.png"))
+    np.testing.assert_array_equal(found, named)
 
 
 def tfrnn_points(codec, image: np.ndarray, targets) -> list[tuple[int, float, float]]:
@@ -90,8 +109,8 @@ def comparison(kodak_dir: Path, name: str) -> list[tuple[float, int, float, floa
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("model", "name"), [(DEFAULT_MODEL, IMAGES[0]), (DEFAULT_MODEL, IMAGES[1]),
-                                             ("psnr", IMAGES[0]), ("psnr-v2", IMAGES[0]),
-                                             ("default-v1", IMAGES[0]),
+                                             ("psnr", IMAGES[0]), ("default-v2", IMAGES[0]),
+                                             ("psnr-v2", IMAGES[0]), ("default-v1", IMAGES[0]),
                                              ("psnr-v1", IMAGES[0])])
 def test_matches_its_committed_curve(kodak_dir, model, name):
     """A shipped model re-measured on real files gives its committed per-image curve."""

@@ -117,6 +117,11 @@ def save_bundle(path: str | os.PathLike, bundle: Bundle, float16: bool = False) 
     return path
 
 
+def pretrained_names() -> list[str]:
+    """The names of the shipped pretrained models, sorted."""
+    return sorted(p.parent.name for p in PRETRAINED_DIR.glob("*/model.json"))
+
+
 def resolve(path_or_name: str | os.PathLike) -> Path:
     """The bundle directory for a bundle path, a training run directory or a pretrained name."""
     path = Path(path_or_name)
@@ -124,9 +129,9 @@ def resolve(path_or_name: str | os.PathLike) -> Path:
         if (candidate / "model.json").is_file():
             return candidate
     if not path.exists():
-        names = sorted(p.name for p in PRETRAINED_DIR.glob("*") if (p / "model.json").is_file())
+        names = ", ".join(pretrained_names()) or "none shipped"
         raise UserError(f"{path}: no such model (a bundle directory, a training run directory, "
-                        f"or a pretrained name: {', '.join(names) or 'none shipped'})")
+                        f"or a pretrained name: {names})")
     raise UserError(f"{path}: not a tfrnn model (no model.json)")
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfrnn import adaptive, file_format, rdo, tiling
-from tfrnn.bundle import PRETRAINED_DIR, Bundle, load_bundle
+from tfrnn.bundle import PRETRAINED_DIR, Bundle, load_bundle, pretrained_names
 from tfrnn.errors import UserError
 from tfrnn.integer_context import integer_context_model
 from tfrnn.range_coding import EntropyCoder, entropy_coder, pack_bits, unpack_bits
@@ -57,8 +57,7 @@ def shipped_model_for(container: file_format.Container) -> str | None:
     the codec alone, whose fingerprint needs the weights: those models are loaded one by one
     until one matches."""
     header = container.header
-    names = sorted((p.parent.name for p in PRETRAINED_DIR.glob("*/model.json")),
-                   key=lambda name: (name != DEFAULT_MODEL, name))
+    names = sorted(pretrained_names(), key=lambda name: (name != DEFAULT_MODEL, name))
     for name in names:
         found = _shipped_fingerprint(PRETRAINED_DIR / name, header.mode == "raw")
         if bytes.fromhex(found)[: file_format.MODEL_ID_BYTES] == header.model_id:

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The CPU training ablations of issue 8 (results in tfrnn/pretrained/default/MODEL_CARD.md).
+# The CPU training ablations of issue 8 (results in tfrnn/pretrained/psnr-v1/MODEL_CARD.md).
 # Each run trains from scratch on `tfrnn prepare` tiles for STEPS steps (batch 32) on one core,
 # evaluating on 6 Kodak crops every 300 steps, then `tfrnn bench rd` (raw bits) on 8 Kodak images.
 # Usage: bench/ablations/run.sh TILES_DIR [OUT_DIR] ; then bench/ablations/summarize.py OUT_DIR

@@ -8,39 +8,42 @@ TFRNN=${TFRNN:-tfrnn}
 K=kodak
 CLASSIC="$K/jpeg-420.json $K/jpeg-444.json $K/webp.json $K/jpeg2000.json $K/avif.json"
 
-# The shipped models (and the earlier `psnr-v2`, `default-v1`, `psnr-v1`) against JPEG 4:2:0,
-# WebP and the published curves.
+# The shipped models (and the earlier `default-v2`, `psnr-v2`, `default-v1`, `psnr-v1`) against
+# JPEG 4:2:0, WebP and the published curves.
 # BD-rates over a pinned interval: from WebP's lowest quality to the top of the 8-iteration
 # `psnr-v1` curve (which set the common interval while it was shipped as `psnr`), so that the
 # figures stay comparable as shipped models change.
 V1_TOP_MSSSIM=0.955928  # the top of `psnr-v1`'s MS-SSIM curve; its PSNR top is 27.8449
-SHIPPED="$K/tfrnn-default.json $K/tfrnn-psnr.json $K/tfrnn-psnr-v2.json $K/tfrnn-default-v1.json
-    $K/tfrnn-psnr-v1.json $K/jpeg-420.json $K/webp.json"
+SHIPPED="$K/tfrnn-default.json $K/tfrnn-psnr.json $K/tfrnn-default-v2.json $K/tfrnn-psnr-v2.json
+    $K/tfrnn-default-v1.json $K/tfrnn-psnr-v1.json $K/jpeg-420.json $K/webp.json"
 $TFRNN plot $SHIPPED --anchors --metric ms-ssim-rgb --quality-range 0.860695,$V1_TOP_MSSSIM \
     --reference ours:jpeg-420,ours:webp --bpp-range 0.25,0.65 --at-bpp 0.25,0.5,1.0 \
     --out $K/rd-shipped-msssim.png --table $K/summary-shipped-ms-ssim-rgb.md
 $TFRNN plot $SHIPPED --anchors --metric psnr-rgb --quality-range 25.8518,27.8449 \
     --reference ours:jpeg-420,ours:webp --bpp-range 0.25,0.65 --at-bpp 0.25,0.5,1.0 \
     --out $K/rd-shipped-psnr.png --table $K/summary-shipped-psnr-rgb.md
-# The default model (and `default-v1`) against every classic codec we measured, over the
-# interval all cover.
-for model in default default-v1; do
+# The default model (and `default-v2`, `default-v1`) against every classic codec we measured,
+# over the interval all cover.
+for model in default default-v2 default-v1; do
     $TFRNN plot $K/tfrnn-$model.json $CLASSIC --metric ms-ssim-rgb \
         --reference ours:jpeg-420,ours:webp,ours:jpeg2000,ours:avif --at-bpp 0.25,0.5,1.0 \
         --out $K/rd-$model-classic-msssim.png --table $K/summary-$model-classic-ms-ssim-rgb.md
 done
-# The default model against WebP over the whole interval both cover (issue 18's goal).
-$TFRNN plot $K/tfrnn-default.json $K/webp.json --metric ms-ssim-rgb --reference ours:webp \
-    --at-bpp 0.25,0.5,1.0 --out $K/rd-default-webp-msssim.png \
-    --table $K/summary-default-webp-ms-ssim-rgb.md
+# The default model (and `default-v2`) against WebP over the whole interval both cover (issue
+# 18's goal).
+for model in default default-v2; do
+    $TFRNN plot $K/tfrnn-$model.json $K/webp.json --metric ms-ssim-rgb --reference ours:webp \
+        --at-bpp 0.25,0.5,1.0 --out $K/rd-$model-webp-msssim.png \
+        --table $K/summary-$model-webp-ms-ssim-rgb.md
+done
 # Before entropy coding, like for like with Toderici 2017's curve (rates in 1/8 bpp steps): the
 # 8-iteration models over what they cover, then the 16-iteration ones (to 2 bpp).
 $TFRNN plot $K/tfrnn-default-v1-raw.json $K/tfrnn-psnr-v1-raw.json --anchors --metric ms-ssim-rgb \
     --reference anchor:toderici-2017-cvpr --at-bpp 0.25,0.5,1.0 \
     --out $K/rd-raw-msssim.png --table $K/summary-raw-ms-ssim-rgb.md
-$TFRNN plot $K/tfrnn-default-raw.json $K/tfrnn-psnr-raw.json $K/tfrnn-psnr-v2-raw.json \
-    --anchors --metric ms-ssim-rgb --reference anchor:toderici-2017-cvpr \
-    --at-bpp 0.25,0.5,1.0,1.5,2.0 \
+$TFRNN plot $K/tfrnn-default-raw.json $K/tfrnn-psnr-raw.json $K/tfrnn-default-v2-raw.json \
+    $K/tfrnn-psnr-v2-raw.json --anchors --metric ms-ssim-rgb \
+    --reference anchor:toderici-2017-cvpr --at-bpp 0.25,0.5,1.0,1.5,2.0 \
     --out $K/rd-raw16-msssim.png --table $K/summary-raw16-ms-ssim-rgb.md
 # The L1 run continued to step 9,500 (raw bits), beside `psnr-v2`'s (its step 7,500) raw and
 # entropy-coded curves, over the shipped PSNR table's interval.
@@ -52,8 +55,8 @@ $TFRNN plot $K/tfrnn-psnr-v2-raw.json $I/tfrnn-ln-l1-16-9500-kodak24-raw.json \
 # Its step 9,500 with a context stage, entropy-coded, beside the shipped models, over the shipped
 # tables' pinned intervals.
 S=sixteen-iterations/ln-l1-16-step9500
-STEP9500="$S/tfrnn-ln16-9500-ctx.json $K/tfrnn-psnr-v2.json $K/tfrnn-default.json $K/jpeg-420.json
-    $K/webp.json"
+STEP9500="$S/tfrnn-ln16-9500-ctx.json $K/tfrnn-psnr-v2.json $K/tfrnn-default-v2.json
+    $K/jpeg-420.json $K/webp.json"
 $TFRNN plot $STEP9500 --metric psnr-rgb --quality-range 25.8518,27.8449 \
     --reference ours:jpeg-420,ours:webp --at-bpp 0.25,0.5,1.0 --out $S/rd-psnr-rgb.png \
     --table $S/summary-psnr-rgb.md
@@ -82,9 +85,9 @@ $TFRNN plot $F/jpeg-420.json $F/tfrnn-psnr-v1.json $F/tfrnn-psnr-v1-opt4.json \
     --table $F/summary-optimize-ms-ssim-rgb.md
 # Entropy-coded against entropy-coded: the shipped models and Johnston 2018 (the authors'
 # follow-up), over the interval all covered while `psnr-v1` was `psnr` (pinned, as above).
-$TFRNN plot $K/tfrnn-default.json $K/tfrnn-psnr.json $K/tfrnn-psnr-v2.json \
-    $K/tfrnn-default-v1.json $K/tfrnn-psnr-v1.json --anchors --metric ms-ssim-rgb \
-    --quality-range 0.89174,$V1_TOP_MSSSIM \
+$TFRNN plot $K/tfrnn-default.json $K/tfrnn-psnr.json $K/tfrnn-default-v2.json \
+    $K/tfrnn-psnr-v2.json $K/tfrnn-default-v1.json $K/tfrnn-psnr-v1.json --anchors \
+    --metric ms-ssim-rgb --quality-range 0.89174,$V1_TOP_MSSSIM \
     --reference anchor:johnston-2017-cvpr --at-bpp 0.25,0.5 \
     --out $K/rd-johnston-msssim.png --table $K/summary-johnston-ms-ssim-rgb.md
 # Tiles: tiled against whole-image coding, same model and entropy coding (the seams' cost);
