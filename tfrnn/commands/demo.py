@@ -147,9 +147,9 @@ def main(argv: Sequence[str]) -> int:
                         ("RD results", bench), ("RD plot", bench / "rd.png")):
         print(f"  {label:<18} {path}")
     print("To compress a 32x32 thumbnail with a thumbnail model (16 bytes of codes per "
-          "iteration; the best in SSIM is thumb-conv-ln-lstm-ssim-v2, the 2016 conv/deconv LSTM "
+          "iteration; the best in SSIM is thumb-conv-ln-lstm-ssim-v3, the 2016 conv/deconv LSTM "
           "with normalized memories trained for SSIM):\n"
-          "  tfrnn compress --model thumb-conv-ln-lstm-ssim-v2 icon.png -o icon.tfrnn "
+          "  tfrnn compress --model thumb-conv-ln-lstm-ssim-v3 icon.png -o icon.tfrnn "
           "--iterations 4\n"
-          "  tfrnn decompress --model thumb-conv-ln-lstm-ssim-v2 icon.tfrnn -o icon.png")
+          "  tfrnn decompress --model thumb-conv-ln-lstm-ssim-v3 icon.tfrnn -o icon.png")
     return 0
