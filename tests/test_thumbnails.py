@@ -4,7 +4,8 @@ Tiny untrained models check what the codec accepts; the shipped `thumb-*` bundle
 absent; the LSTMs and the feed-forward residual autoencoder, the paper's yardstick) must
 round-trip a held-out thumbnail bit-exactly; whether they beat headerless JPEG 4:2:0 in SSIM at
 64 bytes on a fixed held-out sample (the 2016 paper's claim) is checked too: it holds for
-`thumb-conv-ln-lstm-ssim-v2` and `-v3` and is marked as the known failure it is for the others.
+`thumb-conv-ln-lstm-ssim-v2`, `-v3` and `-diffusion` and is marked as the known failure it is
+for the others; `-diffusion` is checked against the claim's 10% margin as well.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from tfrnn.images import save_png
 from tfrnn.model import RecurrentCodec
 
 SHIPPED = ("thumb-fc-lstm", "thumb-conv-lstm", "thumb-conv-ln-lstm", "thumb-conv-ln-lstm-ssim",
-           "thumb-conv-ln-lstm-ssim-v2", "thumb-conv-ln-lstm-ssim-v3", "thumb-conv-residual")
+           "thumb-conv-ln-lstm-ssim-v2", "thumb-conv-ln-lstm-ssim-v3",
+           "thumb-conv-ln-lstm-ssim-diffusion", "thumb-conv-residual")
 SAMPLE = 48  # held-out thumbnails in the fixed sample
 
 
@@ -81,14 +83,20 @@ def held_out_sample(train_dir) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def jpeg_ssim_at_64_bytes(held_out_sample) -> float:
-    """Headerless JPEG 4:2:0's mean SSIM at 64 bytes, as `tfrnn bench thumbnails` finds it."""
+def jpeg_curve(held_out_sample) -> Curve:
+    """Headerless JPEG 4:2:0's mean SSIM against bytes, as `tfrnn bench thumbnails` sweeps it."""
     codec = classic.CODECS["jpeg-420"]
     res = thumbnails.sweep_thumbnails(codec, held_out_sample,
                                       thumbnails.THUMBNAIL_SWEEPS["jpeg-420"])
-    curve = Curve(codec.name, "ssim-rgb", np.asarray(res["bytes"]), np.asarray(res["ssim-rgb"]),
-                  "ours", "held_out_sample")
-    return thumbnails.ssim_at_bytes(curve, 64.0)
+    return Curve(codec.name, "ssim-rgb", np.asarray(res["bytes"]), np.asarray(res["ssim-rgb"]),
+                 "ours", "held_out_sample")
+
+
+def ssim_at_64_bytes(name: str, held_out_sample) -> float:
+    """A shipped model's mean SSIM after 4 iterations (64 bytes of codes)."""
+    codec = shipped(name)
+    return float(np.mean(metrics.ssim_batch(held_out_sample, np.stack(
+        [codec.encode(t, 4)[1][-1] for t in held_out_sample]))))
 
 
 def shipped(name: str):
@@ -110,22 +118,29 @@ def test_shipped_model_round_trips_a_held_out_thumbnail(name, held_out_sample):
     assert [len(p) for p in raw4.payloads] == [16] * 4  # 64 bytes of codes, headerless
 
 
-# The 2016 claim's test: on the held-out thumbnails, only `thumb-conv-ln-lstm-ssim-v2` and `-v3`
-# are above headerless JPEG 4:2:0 at 64 bytes (MODEL_CARDs and
+# The 2016 claim's test: on the held-out thumbnails, only the SSIM-trained `-v2`, `-v3` and
+# `-diffusion` are above headerless JPEG 4:2:0 at 64 bytes (MODEL_CARDs and
 # bench/results/thumbnails-train-held-out-10/); the others are expected failures. Strict: a
 # model that beats JPEG makes its marker fail, so that the marker goes.
-AHEAD_OF_JPEG = ("thumb-conv-ln-lstm-ssim-v2", "thumb-conv-ln-lstm-ssim-v3")
+AHEAD_OF_JPEG = ("thumb-conv-ln-lstm-ssim-v2", "thumb-conv-ln-lstm-ssim-v3",
+                 "thumb-conv-ln-lstm-ssim-diffusion")
+# ... and only `-diffusion` by the claim's margin: JPEG needs 10% more bytes for its SSIM.
+MEETS_CLAIM_AT_64 = ("thumb-conv-ln-lstm-ssim-diffusion",)
 BEHIND_JPEG = pytest.mark.xfail(strict=True, reason="below JPEG 4:2:0 at 64 bytes (its card)")
 
 
 @pytest.mark.parametrize("name", [
     pytest.param(n, marks=() if n in AHEAD_OF_JPEG else BEHIND_JPEG) for n in SHIPPED])
-def test_shipped_model_beats_headerless_jpeg_at_64_bytes(name, held_out_sample,
-                                                        jpeg_ssim_at_64_bytes):
-    codec = shipped(name)
-    ours = np.mean(metrics.ssim_batch(held_out_sample, np.stack(
-        [codec.encode(t, 4)[1][-1] for t in held_out_sample])))  # 4 iterations = 64 bytes
-    assert ours > jpeg_ssim_at_64_bytes
+def test_shipped_model_beats_headerless_jpeg_at_64_bytes(name, held_out_sample, jpeg_curve):
+    assert ssim_at_64_bytes(name, held_out_sample) > thumbnails.ssim_at_bytes(jpeg_curve, 64.0)
+
+
+@pytest.mark.parametrize("name", MEETS_CLAIM_AT_64)
+def test_shipped_model_needs_10_percent_fewer_bytes_than_jpeg_at_64(name, held_out_sample,
+                                                                   jpeg_curve):
+    """64 bytes of ours against 64 / 0.9 = 71.1 of headerless JPEG 4:2:0, on the same sample."""
+    jpeg = thumbnails.ssim_at_bytes(jpeg_curve, 64.0 / 0.9)
+    assert ssim_at_64_bytes(name, held_out_sample) > jpeg
 
 
 def test_fc_model_refuses_other_sizes_in_one_line(astronaut):

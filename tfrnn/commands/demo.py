@@ -146,10 +146,11 @@ def main(argv: Sequence[str]) -> int:
                         ("compressed file", archive), ("decompressed", files),
                         ("RD results", bench), ("RD plot", bench / "rd.png")):
         print(f"  {label:<18} {path}")
+    thumb = "thumb-conv-ln-lstm-ssim-diffusion"
     print("To compress a 32x32 thumbnail with a thumbnail model (16 bytes of codes per "
-          "iteration; the best in SSIM is thumb-conv-ln-lstm-ssim-v3, the 2016 conv/deconv LSTM "
-          "with normalized memories trained for SSIM):\n"
-          "  tfrnn compress --model thumb-conv-ln-lstm-ssim-v3 icon.png -o icon.tfrnn "
-          "--iterations 4\n"
-          "  tfrnn decompress --model thumb-conv-ln-lstm-ssim-v3 icon.tfrnn -o icon.png")
+          f"iteration; the best in SSIM up to 5 iterations is {thumb}, the 2016 conv/deconv "
+          "LSTM with normalized memories trained for SSIM, and thumb-conv-ln-lstm-ssim-v3 from "
+          "6):\n"
+          f"  tfrnn compress --model {thumb} icon.png -o icon.tfrnn --iterations 4\n"
+          f"  tfrnn decompress --model {thumb} icon.tfrnn -o icon.png")
     return 0
