@@ -124,7 +124,8 @@ def test_shipped_model_round_trips_a_held_out_thumbnail(name, held_out_sample):
 # model that beats JPEG makes its marker fail, so that the marker goes.
 AHEAD_OF_JPEG = ("thumb-conv-ln-lstm-ssim-v2", "thumb-conv-ln-lstm-ssim-v3",
                  "thumb-conv-ln-lstm-ssim-diffusion")
-# ... and only `-diffusion` by the claim's margin: JPEG needs 10% more bytes for its SSIM.
+# ... and only `-diffusion` by the claim's margin on the 153 held-out photos (JPEG needs 15% more
+# bytes for its SSIM; `-v3` 9%, level with the margin on this 48-photo sample).
 MEETS_CLAIM_AT_64 = ("thumb-conv-ln-lstm-ssim-diffusion",)
 BEHIND_JPEG = pytest.mark.xfail(strict=True, reason="below JPEG 4:2:0 at 64 bytes (its card)")
 
