@@ -19,16 +19,14 @@ import pytest
 from tfrnn import cli, file_format, metrics
 from tfrnn.bench import classic, thumbnails
 from tfrnn.bench.results import Curve
-from tfrnn.bundle import PRETRAINED_DIR, Bundle, save_bundle
+from tfrnn.bundle import PRETRAINED_DIR, Bundle, pretrained_names, save_bundle
 from tfrnn.codec import load_codec
 from tfrnn.configs import CellSpec, get_config, thumb_conv_config
 from tfrnn.errors import UserError
 from tfrnn.images import save_png
 from tfrnn.model import RecurrentCodec
 
-SHIPPED = ("thumb-fc-lstm", "thumb-fc-lstm-ssim", "thumb-conv-lstm", "thumb-conv-ln-lstm",
-           "thumb-conv-ln-lstm-ssim", "thumb-conv-ln-lstm-ssim-v2", "thumb-conv-ln-lstm-ssim-v3",
-           "thumb-conv-ln-lstm-ssim-diffusion", "thumb-conv-residual")
+SHIPPED = tuple(name for name in pretrained_names() if name.startswith("thumb-"))
 SAMPLE = 48  # held-out thumbnails in the fixed sample
 
 
@@ -150,7 +148,7 @@ def test_shipped_model_needs_10_percent_fewer_bytes_than_jpeg_at_64(name, ssim_a
     assert ssim_at_64_bytes(name) > thumbnails.ssim_at_bytes(jpeg_curve, 64.0 / 0.9)
 
 
-@pytest.mark.parametrize("name", ["thumb-fc-lstm", "thumb-fc-lstm-ssim"])
+@pytest.mark.parametrize("name", [n for n in SHIPPED if n.startswith("thumb-fc-")])
 def test_fc_model_refuses_other_sizes_in_one_line(name, astronaut):
     with pytest.raises(UserError, match="codes 32x32 images only, not 48x32"):
         shipped(name).compress(astronaut[:32, :48])
