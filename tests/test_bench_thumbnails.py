@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from tfrnn.bench import classic, thumbnails
+from tfrnn.bench.plots import contact_sheet
 from tfrnn.bench.rdmath import bd_rate, common_range
 from tfrnn.bench.results import Curve
 from tfrnn.errors import UserError
@@ -208,6 +209,8 @@ def test_run_with_a_model_of_ours_on_held_out_photos(tmp_path, astronaut):
     assert "| tiny-residual (ours), headerless | 128 |" in claim
     assert claim.splitlines()[2].endswith("| JPEG 4:2:0, headerless |")
     assert (out / "ssim.png").stat().st_size > 0
+    assert (out / "sheet.png").stat().st_size > 0
+    assert all(len(r["colour-shift-rgb"]) == len(r["bytes"]) for r in (res, ref))
     with pytest.raises(UserError, match="no image is in the held-out 0%"):
         thumbnails.main(["--images", str(images), "--held-out", "0", "--out", str(out)])
     # the plot's legend: the iteration codes are bits before entropy coding
@@ -221,3 +224,34 @@ def test_summary_says_n_a_for_a_curve_without_common_range():
     low = Curve("l", "ssim-rgb", np.array([32.0, 128.0]), np.array([0.2, 0.3]), "low", "")
     text = thumbnails.summary({"r": ref, "l": low}, "r", [0.6], 1, 32)
     assert "l n/a (no common range)" in text and "nan" not in text
+
+
+def test_sheet_rows(tmp_path, astronaut):
+    """The contact sheet: the reference codec nearest 64 and 128 bytes, and a model at the
+    iterations that make them (64×64 thumbnails: 64 bytes per iteration of the tiny model)."""
+    import keras
+
+    from tfrnn.bundle import Bundle, save_bundle
+    from tfrnn.configs import thumb_conv_config
+    from tfrnn.model import RecurrentCodec
+
+    keras.utils.set_random_seed(0)
+    bundle = save_bundle(tmp_path / "tiny", Bundle(RecurrentCodec(
+        thumb_conv_config("t", 1 / 32, "tiny").replace(iterations=2))))
+    thumbs = np.stack([thumbnails.make_thumbnail(np.rot90(astronaut, i), 64) for i in range(2)])
+    sweep = thumbnails.sweep_thumbnails(classic.CODECS["jpeg-420"], thumbs, (2, 30, 90))
+    reference = {"quality": [2, 30, 90], **sweep}
+    rows = thumbnails.sheet_rows(thumbs, "jpeg-420", reference, [str(bundle)])
+    labels = [label for label, _ in rows]
+    assert labels[0] == "original" and labels[3:] == ["tiny\n64 B", "tiny\n128 B"]
+    nearest = [int(np.argmin(np.abs(np.array(sweep["bytes"]) - b))) for b in (64, 128)]
+    assert [label.split("\n")[0] for label in labels[1:3]] == [
+        f"jpeg-420 quality {reference['quality'][i]}" for i in nearest]
+    assert all(images.shape == thumbs.shape and images.dtype == np.uint8 for _, images in rows)
+    from tfrnn.codec import load_codec
+
+    np.testing.assert_array_equal(rows[4][1][1], load_codec(bundle).compress_progressive(
+        thumbs[1])[1][1])
+    contact_sheet(rows, tmp_path / "sheet.png", "t")
+    with Image.open(tmp_path / "sheet.png") as img:
+        assert img.size[0] > 2 * 64 * 4  # two thumbnails enlarged 4×, and the labels

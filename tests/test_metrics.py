@@ -42,6 +42,17 @@ def test_psnr_hand_computed():
     assert metrics.psnr(a + 5, a) == pytest.approx(10 * math.log10(255**2 / 25), abs=1e-12)
 
 
+def test_colour_shift_hand_computed():
+    a = np.full((2, 4, 4, 3), 100, np.uint8)
+    b = a.copy()
+    b[0, ..., 0] += 3
+    b[0, ..., 1] -= 4  # mean shift (3, -4, 0): 5 levels
+    b[1, :2] = 0
+    b[1, 2:] = 200  # a different image with the same mean colour
+    np.testing.assert_allclose(metrics.colour_shift_batch(a, b), [5.0, 0.0], atol=1e-12)
+    assert metrics.psnr_batch(a, b)[1] < 10  # which PSNR charges for
+
+
 def test_ms_ssim_db():
     assert metrics.ms_ssim_db(0.9) == pytest.approx(10.0)
     assert metrics.ms_ssim_db(np.array([0.99, 0.999])) == pytest.approx([20.0, 30.0])

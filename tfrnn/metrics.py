@@ -14,6 +14,8 @@ except where stated (PSNR-HVS works on luma).
   `MS_SSIM_MIN_SIDE` = 161 px; smaller images (the 2016 paper's 32×32 thumbnails) are
   measured with SSIM instead, and `ms_ssim` raises ValueError for them.
 - MS-SSIM (dB): −10·log10(1 − MS-SSIM), +inf if MS-SSIM = 1.
+- Colour shift: the distance in 8-bit levels between the mean colours (the R, G and B means
+  over the image) of original and reconstruction; what one-scale SSIM barely charges for.
 - PSNR-HVS (Egiazarian et al. 2006; Toderici et al. 2017 report it beside MS-SSIM): computed by
   the `psnr-hvsm` package on BT.601 luma only, Y = 16 + 65.481 R' + 128.553 G' + 24.966 B'
   (R', G', B' in [0, 1]) rounded to 8-bit code values and divided by 255 (the package's
@@ -78,6 +80,14 @@ def psnr_batch(original: np.ndarray, reconstructed: np.ndarray) -> np.ndarray:
     mse = np.mean(np.square(diff), axis=(1, 2, 3))
     with np.errstate(divide="ignore"):
         return 10.0 * np.log10(MAX_VAL**2 / mse)
+
+
+def colour_shift_batch(original: np.ndarray, reconstructed: np.ndarray) -> np.ndarray:
+    """Euclidean distance in 8-bit levels between the mean R, G, B of each reconstruction
+    [N, H, W, 3] and of its original (one original, or N)."""
+    a, b = _check_pair(original, reconstructed)
+    shift = a.mean(axis=(1, 2), dtype=np.float64) - b.mean(axis=(1, 2), dtype=np.float64)
+    return np.sqrt(np.sum(np.square(shift), axis=-1))
 
 
 def psnr(original: np.ndarray, reconstructed: np.ndarray) -> float:

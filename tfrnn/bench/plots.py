@@ -1,4 +1,5 @@
-"""RD plots (PNG) of bench curves: the drawing that `tfrnn plot` and the benchmarks share."""
+"""RD plots (PNG) of bench curves, the drawing that `tfrnn plot` and the benchmarks share; and
+contact sheets of decoded images."""
 
 from __future__ import annotations
 
@@ -56,6 +57,32 @@ def plot_curves(curves: Sequence[Curve], path: str | Path, title: str = "",
     ax.set_title(title or f"{LABELS.get(metric, metric)}, averaged over images at each setting")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    with atomic.atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def contact_sheet(rows: Sequence[tuple[str, np.ndarray]], path: str | Path, title: str = "",
+                  scale: int = 4) -> None:
+    """Write a PNG grid: one labelled row per (label, images [N, H, W, 3] uint8), the images
+    enlarged `scale`× by pixel repetition so that no filter blurs what a codec did."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n, h, w = rows[0][1].shape[:3]
+    fig, axes = plt.subplots(len(rows), n, squeeze=False, dpi=100,
+                             figsize=(1.5 + n * w * scale / 100, 0.5 + len(rows) * h * scale / 100))
+    for (label, images), line in zip(rows, axes, strict=True):
+        for image, ax in zip(images, line, strict=True):
+            ax.imshow(np.repeat(np.repeat(image, scale, axis=0), scale, axis=1),
+                      interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        line[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     with atomic.atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png")

@@ -62,7 +62,7 @@ from PIL import Image
 
 from tfrnn import atomic, file_format, metrics
 from tfrnn.bench import classic
-from tfrnn.bench.plots import plot_curves
+from tfrnn.bench.plots import contact_sheet, plot_curves
 from tfrnn.bench.rdmath import bd_rate, common_range, monotone
 from tfrnn.bench.results import Curve, shared_path, write_results
 from tfrnn.errors import UserError
@@ -171,11 +171,12 @@ HEADERLESS: dict[str, tuple[Callable[[bytes], int], str]] = {
 
 def sweep_thumbnails(codec: classic.ClassicCodec, thumbs: np.ndarray,
                      settings: Sequence[float]) -> dict[str, list[float]]:
-    """Mean headerless bytes/bpp, full bytes/bpp, SSIM, PSNR and times at each setting."""
+    """Mean headerless bytes/bpp, full bytes/bpp, SSIM, PSNR, colour shift and times at each
+    setting."""
     headerless = HEADERLESS[codec.format][0]
     pixels = thumbs.shape[1] * thumbs.shape[2]
-    keys = ("bytes", "bytes-with-header", "ssim-rgb", "psnr-rgb", "encoding_time",
-            "decoding_time")
+    keys = ("bytes", "bytes-with-header", "ssim-rgb", "psnr-rgb", "colour-shift-rgb",
+            "encoding_time", "decoding_time")
     out: dict[str, list[float]] = {k: [] for k in keys}
     pils = [Image.fromarray(t) for t in thumbs]
     for setting in settings:
@@ -191,7 +192,8 @@ def sweep_thumbnails(codec: classic.ClassicCodec, thumbs: np.ndarray,
             full.append(len(data))
         decoded_arr = np.stack(decoded)
         for key, values in zip(keys, (sizes, full, metrics.ssim_batch(thumbs, decoded_arr),
-                                      metrics.psnr_batch(thumbs, decoded_arr), enc, dec),
+                                      metrics.psnr_batch(thumbs, decoded_arr),
+                                      metrics.colour_shift_batch(thumbs, decoded_arr), enc, dec),
                                strict=True):
             out[key].append(float(np.mean(values)))
     out["bpp"] = [8.0 * b / pixels for b in out["bytes"]]
@@ -201,7 +203,8 @@ def sweep_thumbnails(codec: classic.ClassicCodec, thumbs: np.ndarray,
 
 def sweep_model(codec, thumbs: np.ndarray) -> dict[str, list[float]]:
     """Our codec on every thumbnail at 1..T iterations (see module docstring): mean headerless
-    and entropy-coded bytes, SSIM, PSNR; seconds per thumbnail to encode and decode all T."""
+    and entropy-coded bytes, SSIM, PSNR, colour shift; seconds per thumbnail to encode and
+    decode all T."""
     n, height, width = thumbs.shape[:3]
     iterations = codec.max_iterations
     step = codec.model.codec_config.bits_per_iteration(height, width) / 8
@@ -227,6 +230,8 @@ def sweep_model(codec, thumbs: np.ndarray) -> dict[str, list[float]]:
     out["bpp"] = [8.0 * b / (height * width) for b in out["bytes"]]
     out["ssim-rgb"] = [float(np.mean(metrics.ssim_batch(thumbs, r))) for r in recons]
     out["psnr-rgb"] = [float(np.mean(metrics.psnr_batch(thumbs, r))) for r in recons]
+    out["colour-shift-rgb"] = [float(np.mean(metrics.colour_shift_batch(thumbs, r)))
+                               for r in recons]
     if codec.entropy_coder is not None:
         out["entropy-bytes"] = entropy.mean(axis=1).tolist()
     out["encoding_time"] = [float(np.mean(enc))] * iterations
@@ -394,6 +399,34 @@ def model_curves(model: str, thumbs: np.ndarray, names: list[str], dataset: str,
     return curves
 
 
+def sheet_rows(thumbs: np.ndarray, reference: str, reference_results: dict[str, list[float]],
+               models: Sequence[str]) -> list[tuple[str, np.ndarray]]:
+    """Rows of the contact sheet: the originals, then the reference codec at the setting
+    whose mean headerless size is nearest each of `PAPER_BYTES`, then each model at the
+    iterations that make those sizes (where it has them)."""
+    from tfrnn.codec import load_codec
+
+    rows = [("original", thumbs)]
+    codec = classic.CODECS[reference]
+    sizes = np.asarray(reference_results["bytes"])
+    for target in PAPER_BYTES:
+        i = int(np.argmin(np.abs(sizes - target)))
+        setting = reference_results[codec.setting.replace(" ", "-")][i]
+        decoded = np.stack([classic.decode(classic.encode(codec, Image.fromarray(t), setting))
+                            for t in thumbs])
+        rows.append((f"{reference} {codec.setting} {setting:g}\n{sizes[i]:.1f} B (mean)",
+                     decoded))
+    for model in models:
+        ours = load_codec(model)
+        step = ours.model.codec_config.bits_per_iteration(*thumbs.shape[1:3]) / 8
+        recons = np.stack([ours.compress_progressive(t)[1] for t in thumbs], axis=1)
+        for target in PAPER_BYTES:
+            k = round(target / step)
+            if 1 <= k <= len(recons) and k * step == target:
+                rows.append((f"{Path(model).name}\n{target} B", recons[k - 1]))
+    return rows
+
+
 def main(argv: list[str]) -> int:
     from tqdm import tqdm
 
@@ -418,6 +451,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--models", default="",
                         help="comma-separated models of ours (pretrained names, bundles or "
                              "run directories), e.g. thumb-fc-lstm,thumb-conv-lstm")
+    parser.add_argument("--sheet", type=int, default=12, metavar="N",
+                        help="draw the first N thumbnails, decoded by the reference codec and "
+                        "each model at 64 and 128 bytes, to sheet.png (default 12; 0: none)")
     parser.add_argument("--held-out", type=float, default=None, metavar="P",
                         help="only the images under --images (recursively) that `tfrnn "
                              "prepare --held-out-percent P` holds out")
@@ -434,6 +470,8 @@ def main(argv: list[str]) -> int:
     if unsupported or not chosen:
         raise UserError(f"thumbnails: choose codecs from {', '.join(THUMBNAIL_CODECS)} "
                         f"(no headerless size for {', '.join(unsupported) or 'nothing'})")
+    if args.sheet < 0:
+        raise UserError(f"--sheet must be >= 0, got {args.sheet}")
     if args.reference not in chosen:
         raise UserError(f"--reference {args.reference!r} is not among {', '.join(chosen)}")
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -444,10 +482,13 @@ def main(argv: list[str]) -> int:
     out_dir = Path(args.out) if args.out else Path("bench", "results", f"thumbnails-{dataset}")
 
     curves: dict[str, Curve] = {}
+    reference_results: dict[str, list[float]] = {}
     for cid, settings in tqdm(chosen.items(), desc="bench thumbnails", unit="codec",
                               file=sys.stderr):
         codec = classic.CODECS[cid]
         res = sweep_thumbnails(codec, thumbs, settings)
+        if cid == args.reference:
+            reference_results = {codec.setting.replace(" ", "-"): list(settings), **res}
         doc: dict[str, Any] = {
             "name": f"{codec.name}, headerless",
             "description": (
@@ -477,6 +518,10 @@ def main(argv: list[str]) -> int:
                  for c in curves.values()], out_dir / "ssim.png",
                 f"SSIM of {len(names)} {args.size}x{args.size} thumbnails of {dataset}, "
                 "headerless sizes")
+    if args.sheet:
+        contact_sheet(sheet_rows(thumbs[: args.sheet], args.reference, reference_results, models),
+                      out_dir / "sheet.png", f"The first {min(args.sheet, len(thumbs))} of "
+                      f"{len(names)} {args.size}x{args.size} thumbnails of {dataset}")
     print(table, end="")
     print(f"wrote {out_dir}")
     return 0
