@@ -100,6 +100,17 @@ def test_ssim_weighted_l1_is_l1_times_the_block_weights(pair):
                                           rel=1e-5)
 
 
+def test_ssim_l1_is_the_mix_and_charges_a_shift_of_the_mean(pair):
+    image = model_space(64 + pair[0][None] * 0.75)  # mid and bright tones: 64..255
+    shifted = image + 0.04  # 10 levels on every channel: what one-scale SSIM barely sees there
+    recon = tf.stack([shifted, image * 0.5])
+    ssim, l1, mix = (per_iteration_loss(image, recon, k).numpy()
+                     for k in ("ssim", "l1", "ssim-l1"))
+    np.testing.assert_allclose(mix, 0.84 * ssim + 0.16 * l1, rtol=1e-5)
+    assert ssim[0] < 0.005 and l1[0] == pytest.approx(0.04, rel=1e-4)
+    assert mix[0] > 2 * 0.84 * ssim[0]  # most of the mix's charge for the shift is its L1
+
+
 @pytest.mark.parametrize("kind", LOSSES)
 def test_every_loss_falls_as_the_reconstruction_improves(pair, kind):
     image = model_space(pair[0][None].repeat(2, 0))
@@ -113,6 +124,7 @@ def test_every_loss_falls_as_the_reconstruction_improves(pair, kind):
 
 @pytest.mark.parametrize(("kind", "size", "message"), [
     ("ms-ssim", 16, "at least 21 px"), ("ssim", 10, "at least 11 px"),
+    ("ssim-l1", 10, "ssim-l1 needs patches of at least 11 px"),
     ("ssim-weighted-l1", 36, "multiple of 8"),
     ("huber", 32, "unknown loss")])
 def test_check_loss_refuses_what_cannot_train(kind, size, message):

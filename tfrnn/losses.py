@@ -10,6 +10,11 @@ space, [−0.5, 0.5]):
   of the five-scale set renormalized to sum to 1;
 - `ssim`: 1 − SSIM(x, x̂_t) on the RGB channels (Wang et al. 2004, one scale: the metric the
   2016 paper reports for thumbnails, and `tfrnn bench thumbnails`' `ssim-rgb`);
+- `ssim-l1`: α(1 − SSIM) + (1 − α)·mean |x − x̂_t| with α = 0.84, the mix of Zhao et al. 2017
+  ("Loss Functions for Image Restoration with Neural Networks", IEEE TCI, §3.3, there with
+  MS-SSIM and a Gaussian-weighted L1; here one-scale SSIM, which thumbnails allow, and plain L1):
+  one-scale SSIM barely charges for a shift of a channel's mean in mid and bright tones
+  (1 − SSIM < 0.005 for 10 levels there), which L1 does;
 - `ssim-weighted-l1`: Johnston et al. 2018 (arXiv 1703.10114), L1 whose pixels are weighted
   by how badly their 8×8 block is reconstructed in SSIM: each block's weight is 1 − SSIM of the
   block, divided by the image's mean weight (so the weights average 1), without a gradient
@@ -29,7 +34,8 @@ from keras import ops
 
 from tfrnn.metrics import MS_SSIM_WEIGHTS, SSIM_FILTER_SIZE
 
-LOSSES = ("l1", "l2", "ms-ssim", "ssim", "ssim-weighted-l1")
+LOSSES = ("l1", "l2", "ms-ssim", "ssim", "ssim-l1", "ssim-weighted-l1")
+SSIM_L1_ALPHA = 0.84  # Zhao et al. 2017, §3.3: the weight of the SSIM term in `ssim-l1`
 SSIM_BLOCK = 8  # the blocks whose SSIM weighs the L1 (our reading of Johnston 2018)
 # SSIM's stabilizing constants for a dynamic range of 1 (model space): (0.01 L)², (0.03 L)².
 C1, C2 = 0.01**2, 0.03**2
@@ -49,8 +55,8 @@ def check_loss(kind: str, patch_size: int) -> None:
     """ValueError unless `kind` is known and trainable on patches of `patch_size` px."""
     if kind not in LOSSES:
         raise ValueError(f"unknown loss {kind!r}; choose from {', '.join(LOSSES)}")
-    if kind == "ssim" and patch_size < SSIM_FILTER_SIZE:
-        raise ValueError(f"ssim needs patches of at least {SSIM_FILTER_SIZE} px (its window), "
+    if kind in ("ssim", "ssim-l1") and patch_size < SSIM_FILTER_SIZE:
+        raise ValueError(f"{kind} needs patches of at least {SSIM_FILTER_SIZE} px (its window), "
                          f"not {patch_size}")
     if kind == "ms-ssim" and ms_ssim_scales(patch_size) < 2:
         raise ValueError(f"ms-ssim needs patches of at least {2 * SSIM_FILTER_SIZE - 1} px "
@@ -131,6 +137,9 @@ def per_iteration_loss(target, reconstructions, kind: str = "l1"):
     y = tf.tile(tf.cast(target, tf.float32), [steps, 1, 1, 1])
     if kind in ("ms-ssim", "ssim"):
         values = 1.0 - _ms_ssim(y, x, 1 if kind == "ssim" else None)
+    elif kind == "ssim-l1":
+        values = SSIM_L1_ALPHA * (1.0 - _ms_ssim(y, x, 1)) + (1.0 - SSIM_L1_ALPHA) * (
+            tf.reduce_mean(tf.abs(y - x), axis=[1, 2, 3]))
     elif kind == "ssim-weighted-l1":
         values = tf.reduce_mean(_block_ssim_weights(y, x) * tf.abs(y - x), axis=[1, 2, 3])
     else:

@@ -15,7 +15,8 @@ except where stated (PSNR-HVS works on luma).
   measured with SSIM instead, and `ms_ssim` raises ValueError for them.
 - MS-SSIM (dB): −10·log10(1 − MS-SSIM), +inf if MS-SSIM = 1.
 - Colour shift: the distance in 8-bit levels between the mean colours (the R, G and B means
-  over the image) of original and reconstruction; what one-scale SSIM barely charges for.
+  over the image) of original and reconstruction; what one-scale SSIM barely charges
+  for in mid and bright tones.
 - PSNR-HVS (Egiazarian et al. 2006; Toderici et al. 2017 report it beside MS-SSIM): computed by
   the `psnr-hvsm` package on BT.601 luma only, Y = 16 + 65.481 R' + 128.553 G' + 24.966 B'
   (R', G', B' in [0, 1]) rounded to 8-bit code values and divided by 255 (the package's
