@@ -151,6 +151,17 @@ def test_ssim_at_bytes_and_paper_table():
     assert "| c | 128 | 0.700 | n/a |" in claim  # beyond t's curve
 
 
+def test_colour_table(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"results": {"bytes": [128.0, 32.0], "psnr-rgb": [24.0, 20.0],
+                                            "colour-shift-rgb": [2.0, 8.0]}}))
+    old = tmp_path / "old.json"  # a results file from before colour-shift-rgb
+    old.write_text(json.dumps({"results": {"bytes": [16.0, 64.0], "psnr-rgb": [18.0, 21.0]}}))
+    table = thumbnails.colour_table({"c": path, "old": old})
+    assert "| c | 22.00 dB | 24.00 dB | 5.00 | 2.00 |" in table  # 64 B: halfway in log bytes
+    assert "| old | 21.00 dB | n/a | n/a | n/a |" in table
+
+
 def test_run_with_a_model_of_ours_on_held_out_photos(tmp_path, astronaut):
     import keras
 
@@ -198,6 +209,7 @@ def test_run_with_a_model_of_ours_on_held_out_photos(tmp_path, astronaut):
     assert "tiny-thumb (ours), headerless" in summary and "tiny-thumb (ours), entropy-coded" \
         in summary and "SSIM @ 64 B" in summary
     assert "| tiny-residual (ours), headerless |" in summary
+    assert "| tiny-thumb (ours), headerless | n/a | n/a | n/a | n/a |" in summary  # 32 B at most
     assert "tiny-residual (ours), entropy-coded" not in summary
     ref = json.loads((out / "jpeg-420.json").read_text())["results"]
     lo, hi = (thumbnails.ssim_at_bytes(Curve("", "ssim-rgb", np.array(ref["bytes"]),

@@ -73,8 +73,9 @@ def contact_sheet(rows: Sequence[tuple[str, np.ndarray]], path: str | Path, titl
     import matplotlib.pyplot as plt
 
     n, h, w = rows[0][1].shape[:3]
+    height = 0.5 + len(rows) * h * scale / 100  # inches, 0.5 for the title
     fig, axes = plt.subplots(len(rows), n, squeeze=False, dpi=100,
-                             figsize=(1.5 + n * w * scale / 100, 0.5 + len(rows) * h * scale / 100))
+                             figsize=(1.5 + n * w * scale / 100, height))
     for (label, images), line in zip(rows, axes, strict=True):
         for image, ax in zip(images, line, strict=True):
             ax.imshow(np.repeat(np.repeat(image, scale, axis=0), scale, axis=1),
@@ -83,7 +84,7 @@ def contact_sheet(rows: Sequence[tuple[str, np.ndarray]], path: str | Path, titl
             ax.set_yticks([])
         line[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / height))
     with atomic.atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)

@@ -50,6 +50,7 @@ Thumbnails are tiny, so the whole benchmark runs in one process.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import sys
 import time
@@ -80,6 +81,8 @@ THUMBNAIL_SWEEPS: dict[str, tuple[float, ...]] = {
     "jpeg2000-psnr": tuple(range(15, 37)),
 }
 DEFAULT_SSIM_TARGETS = (0.6, 0.7, 0.8, 0.9)
+COLOUR_SHIFT = ("colour-shift-rgb: distance in 8-bit levels between the mean R, G, B of the "
+                "thumbnail and of its reconstruction.")
 PAPER_BYTES = (64, 128)  # Toderici 2016, Table 2: SSIM at these headerless sizes
 SOS, EOI, SOT, SOD, EOC = 0xDA, 0xD9, b"\xff\x90", b"\xff\x93", b"\xff\xd9"
 
@@ -260,6 +263,31 @@ def paper_table(curves: dict[str, Curve]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def colour_table(sources: dict[str, Path]) -> str:
+    """Markdown: PSNR and colour shift at the paper's operating points, from each results file
+    (name -> path), interpolated in log bytes between its settings sorted by size (ours: exact)."""
+    lines = ["PSNR and colour shift (`colour-shift-rgb`: distance in 8-bit levels between the "
+             "mean R, G, B of a thumbnail and of its reconstruction, mean over thumbnails) at "
+             "the same points.", "",
+             "| codec | " + " | ".join(f"PSNR @ {b} B" for b in PAPER_BYTES) + " | "
+             + " | ".join(f"colour shift @ {b} B" for b in PAPER_BYTES) + " |",
+             "|---|" + "---|" * 2 * len(PAPER_BYTES)]
+    for name, path in sources.items():
+        res = json.loads(Path(path).read_text())["results"]
+        size = np.asarray(res["bytes"], float)
+        order = np.argsort(size, kind="stable")
+        cells = []
+        for key in ("psnr-rgb", "colour-shift-rgb"):
+            values = np.asarray(res.get(key, [math.nan] * len(size)), float)[order]
+            for b in PAPER_BYTES:
+                inside = size[order][0] <= b <= size[order][-1]
+                x = np.interp(np.log(b), np.log(size[order]), values) if inside else math.nan
+                cells.append("n/a" if not math.isfinite(x) else
+                             f"{x:.2f} dB" if key == "psnr-rgb" else f"{x:.2f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def claim_table(curves: dict[str, Curve], ours: Sequence[str], theirs: Sequence[str]) -> str:
     """Markdown: the 2016 claim (its abstract: at equal SSIM, 10% or more fewer bytes than
     headerless JPEG, JPEG 2000 and WebP) at the paper's operating points: each of `ours` at 64
@@ -379,7 +407,8 @@ def model_curves(model: str, thumbs: np.ndarray, names: list[str], dataset: str,
             "square crop, Lanczos), one progressive encode per thumbnail. Entry k: the first k "
             "iterations. bytes = the iteration codes (bits per iteration / 8 each, no "
             "container header); entropy-bytes = the bundle's entropy-coded payloads of those "
-            "iterations (no container header); ssim-rgb as for the classic codecs; "
+            "iterations (no container header); ssim-rgb and colour-shift-rgb as for the classic "
+            "codecs; "
             "encoding_time/decoding_time: seconds per thumbnail for all iterations."),
         "results": res, "id": label, "dataset": dataset, "images": names,
         "model": {"name": model, "fingerprint": codec.bundle.fingerprint,
@@ -482,6 +511,7 @@ def main(argv: list[str]) -> int:
     out_dir = Path(args.out) if args.out else Path("bench", "results", f"thumbnails-{dataset}")
 
     curves: dict[str, Curve] = {}
+    sources: dict[str, Path] = {}  # results file of each codec and model, by name
     reference_results: dict[str, list[float]] = {}
     for cid, settings in tqdm(chosen.items(), desc="bench thumbnails", unit="codec",
                               file=sys.stderr):
@@ -496,7 +526,8 @@ def main(argv: list[str]) -> int:
                 "(centred square crop, Lanczos). Each entry is the mean over thumbnails at one "
                 f"{codec.setting}: bpp = headerless bits / pixels ({HEADERLESS[codec.format][1]}; "
                 "see tfrnn.bench.thumbnails), bpp-with-header = whole file; ssim-rgb: "
-                "tf.image.ssim, max_val 255, mean over R, G, B; psnr-rgb on RGB."),
+                "tf.image.ssim, max_val 255, mean over R, G, B; psnr-rgb on RGB; "
+                f"{COLOUR_SHIFT}"),
             "results": {codec.setting.replace(" ", "-"): list(settings), **res},
             "id": cid, "dataset": dataset, "setting": codec.setting, "images": names,
             "versions": classic.versions(codec),
@@ -504,13 +535,17 @@ def main(argv: list[str]) -> int:
         }
         write_results(out_dir / f"{cid}.json", doc,
                       required=("bpp", "ssim-rgb", "psnr-rgb", "encoding_time", "decoding_time"))
+        sources[doc["name"]] = out_dir / f"{cid}.json"
         curves[cid] = Curve(doc["name"], "ssim-rgb", np.asarray(res["bytes"]),
                             np.asarray(res["ssim-rgb"]), "ours", str(out_dir / f"{cid}.json"), cid)
     theirs = list(curves)
     for model in models:
-        curves.update(model_curves(model, thumbs, names, dataset, out_dir))
+        ours = model_curves(model, thumbs, names, dataset, out_dir)
+        raw = ours[Path(model).name]
+        sources[raw.name] = Path(raw.source)
+        curves.update(ours)
     table = summary(curves, args.reference, targets, len(names), args.size)
-    table += "\n" + paper_table(curves)
+    table += "\n" + paper_table(curves) + "\n" + colour_table(sources)
     if models:
         table += "\n" + claim_table(curves, [c for c in curves if c not in theirs], theirs)
     atomic.write_text(out_dir / "summary.md", table)
