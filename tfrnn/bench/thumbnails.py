@@ -21,8 +21,11 @@ WebP whose headers are not counted, by SSIM at equal size and by size at equal S
     OpenJPEG's rate control counts its ~150-byte headers, so the sweep targets PSNR
     (`jpeg2000-psnr`).
 - Quality: SSIM (`tfrnn.metrics.ssim_batch`: RGB, 11×11 Gaussian, mean over channels; 5-scale
-  MS-SSIM needs ≥ 161 px) and PSNR, each the mean over thumbnails at one setting; bpp is the
-  mean headerless size in bits / 1024.
+  MS-SSIM needs ≥ 161 px), PSNR and the colour shift (`metrics.colour_shift_batch`: how far
+  the mean R, G, B moved, which one-scale SSIM barely charges for), each the mean over
+  thumbnails at one setting; bpp is the mean headerless size in bits / 1024.
+- `sheet.png` (`--sheet N`): the first N thumbnails as decoded by the reference codec and by
+  each model at the operating points below, enlarged without filtering, to look at.
 - Sweeps (`THUMBNAIL_SWEEPS`): every setting around the operating points below, coarser above.
 - Bytes at equal quality: each codec's mean headerless bytes interpolated (linearly in SSIM,
   logarithmically in bytes, on the monotone part of its curve) at stated SSIM targets, and the
@@ -408,8 +411,7 @@ def model_curves(model: str, thumbs: np.ndarray, names: list[str], dataset: str,
             "iterations. bytes = the iteration codes (bits per iteration / 8 each, no "
             "container header); entropy-bytes = the bundle's entropy-coded payloads of those "
             "iterations (no container header); ssim-rgb and colour-shift-rgb as for the classic "
-            "codecs; "
-            "encoding_time/decoding_time: seconds per thumbnail for all iterations."),
+            "codecs; encoding_time/decoding_time: seconds per thumbnail for all iterations."),
         "results": res, "id": label, "dataset": dataset, "images": names,
         "model": {"name": model, "fingerprint": codec.bundle.fingerprint,
                   "config": codec.model.codec_config.name,
