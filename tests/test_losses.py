@@ -111,6 +111,19 @@ def test_ssim_l1_is_the_mix_and_charges_a_shift_of_the_mean(pair):
     assert mix[0] > 2 * 0.84 * ssim[0]  # most of the mix's charge for the shift is its L1
 
 
+def test_ssim_mean_l1_charges_block_means_only(pair):
+    image = model_space(64 + pair[0][None] * 0.75)
+    shifted = image + 0.04  # every block's mean 10 levels off
+    # a zero-mean pattern inside every 8x8 block: the block means are untouched
+    pattern = tf.constant(np.tile([[0.05, -0.05], [-0.05, 0.05]], (88, 88))[None, :, :, None],
+                          tf.float32)
+    textured = image + pattern
+    ssim, mix = (per_iteration_loss(image, tf.stack([shifted, textured]), k).numpy()
+                 for k in ("ssim", "ssim-mean-l1"))
+    assert mix[0] == pytest.approx(ssim[0] + 0.04, rel=1e-4)
+    assert mix[1] == pytest.approx(ssim[1], abs=1e-6)  # texture: SSIM's business alone
+
+
 @pytest.mark.parametrize("kind", LOSSES)
 def test_every_loss_falls_as_the_reconstruction_improves(pair, kind):
     image = model_space(pair[0][None].repeat(2, 0))
@@ -125,7 +138,7 @@ def test_every_loss_falls_as_the_reconstruction_improves(pair, kind):
 @pytest.mark.parametrize(("kind", "size", "message"), [
     ("ms-ssim", 16, "at least 21 px"), ("ssim", 10, "at least 11 px"),
     ("ssim-l1", 10, "ssim-l1 needs patches of at least 11 px"),
-    ("ssim-weighted-l1", 36, "multiple of 8"),
+    ("ssim-weighted-l1", 36, "multiple of 8"), ("ssim-mean-l1", 36, "multiple of 8"),
     ("huber", 32, "unknown loss")])
 def test_check_loss_refuses_what_cannot_train(kind, size, message):
     with pytest.raises(ValueError, match=message):

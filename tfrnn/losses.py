@@ -15,6 +15,10 @@ space, [−0.5, 0.5]):
   MS-SSIM and a Gaussian-weighted L1; here one-scale SSIM, which thumbnails allow, and plain L1):
   one-scale SSIM barely charges for a shift of a channel's mean in mid and bright tones
   (1 − SSIM < 0.005 for 10 levels there), which L1 does;
+- `ssim-mean-l1`: (1 − SSIM) + mean |B(x) − B(x̂_t)|, where B averages each 8×8 block of each
+  channel: ours, for SSIM-trained thumbnails whose colours drift. The L1 sees only the blocks'
+  mean colours, the low frequencies that one-scale SSIM barely charges for, so it does not pull
+  against SSIM on texture as a full L1 does;
 - `ssim-weighted-l1`: Johnston et al. 2018 (arXiv 1703.10114), L1 whose pixels are weighted
   by how badly their 8×8 block is reconstructed in SSIM: each block's weight is 1 − SSIM of the
   block, divided by the image's mean weight (so the weights average 1), without a gradient
@@ -34,7 +38,7 @@ from keras import ops
 
 from tfrnn.metrics import MS_SSIM_WEIGHTS, SSIM_FILTER_SIZE
 
-LOSSES = ("l1", "l2", "ms-ssim", "ssim", "ssim-l1", "ssim-weighted-l1")
+LOSSES = ("l1", "l2", "ms-ssim", "ssim", "ssim-l1", "ssim-mean-l1", "ssim-weighted-l1")
 SSIM_L1_ALPHA = 0.84  # Zhao et al. 2017, §3.3: the weight of the SSIM term in `ssim-l1`
 SSIM_BLOCK = 8  # the blocks whose SSIM weighs the L1 (our reading of Johnston 2018)
 # SSIM's stabilizing constants for a dynamic range of 1 (model space): (0.01 L)², (0.03 L)².
@@ -55,14 +59,14 @@ def check_loss(kind: str, patch_size: int) -> None:
     """ValueError unless `kind` is known and trainable on patches of `patch_size` px."""
     if kind not in LOSSES:
         raise ValueError(f"unknown loss {kind!r}; choose from {', '.join(LOSSES)}")
-    if kind in ("ssim", "ssim-l1") and patch_size < SSIM_FILTER_SIZE:
+    if kind in ("ssim", "ssim-l1", "ssim-mean-l1") and patch_size < SSIM_FILTER_SIZE:
         raise ValueError(f"{kind} needs patches of at least {SSIM_FILTER_SIZE} px (its window), "
                          f"not {patch_size}")
     if kind == "ms-ssim" and ms_ssim_scales(patch_size) < 2:
         raise ValueError(f"ms-ssim needs patches of at least {2 * SSIM_FILTER_SIZE - 1} px "
                          f"(two scales), not {patch_size}: train on larger tiles or crops")
-    if kind == "ssim-weighted-l1" and patch_size % SSIM_BLOCK:
-        raise ValueError(f"ssim-weighted-l1 weighs {SSIM_BLOCK}x{SSIM_BLOCK} blocks: the "
+    if kind in ("ssim-weighted-l1", "ssim-mean-l1") and patch_size % SSIM_BLOCK:
+        raise ValueError(f"{kind} works on {SSIM_BLOCK}x{SSIM_BLOCK} blocks: the "
                          f"patch size {patch_size} must be a multiple of {SSIM_BLOCK}")
 
 
@@ -140,6 +144,10 @@ def per_iteration_loss(target, reconstructions, kind: str = "l1"):
     elif kind == "ssim-l1":
         values = SSIM_L1_ALPHA * (1.0 - _ms_ssim(y, x, 1)) + (1.0 - SSIM_L1_ALPHA) * (
             tf.reduce_mean(tf.abs(y - x), axis=[1, 2, 3]))
+    elif kind == "ssim-mean-l1":
+        means = lambda z: tf.nn.avg_pool2d(z, SSIM_BLOCK, SSIM_BLOCK, "VALID")
+        values = (1.0 - _ms_ssim(y, x, 1)) + tf.reduce_mean(tf.abs(means(y) - means(x)),
+                                                          axis=[1, 2, 3])
     elif kind == "ssim-weighted-l1":
         values = tf.reduce_mean(_block_ssim_weights(y, x) * tf.abs(y - x), axis=[1, 2, 3])
     else:

@@ -68,8 +68,9 @@ def build_parser():
     p.add_argument("--loss", choices=LOSSES,
                    help="distortion summed over iterations: l1 (2017), l2 (2016), ms-ssim "
                    "(needs patches of 21+ px; 5 scales from 161 px), ssim (one scale; 11+ px), "
-                   "ssim-l1 (0.84 ssim + 0.16 l1, Zhao et al. 2017), ssim-weighted-l1 "
-                   "(Johnston 2018); default: the config's; a resumed run: its own")
+                   "ssim-l1 (0.84 ssim + 0.16 l1, Zhao et al. 2017), ssim-mean-l1 (ssim + l1 of "
+                   "8x8 block means), ssim-weighted-l1 (Johnston 2018); default: the config's; "
+                   "a resumed run: its own")
     p.add_argument("--binarizer", choices=BINARIZERS,
                    help="the bits the codec trains on: stochastic (default; the papers' "
                    "samples) or sign (the bits inference sends, straight-through gradient); "
