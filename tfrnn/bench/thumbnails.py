@@ -519,8 +519,6 @@ def main(argv: list[str]) -> int:
                               file=sys.stderr):
         codec = classic.CODECS[cid]
         res = sweep_thumbnails(codec, thumbs, settings)
-        if cid == args.reference:
-            reference_results = {codec.setting.replace(" ", "-"): list(settings), **res}
         doc: dict[str, Any] = {
             "name": f"{codec.name}, headerless",
             "description": (
@@ -537,6 +535,8 @@ def main(argv: list[str]) -> int:
         }
         write_results(out_dir / f"{cid}.json", doc,
                       required=("bpp", "ssim-rgb", "psnr-rgb", "encoding_time", "decoding_time"))
+        if cid == args.reference:
+            reference_results = doc["results"]
         sources[doc["name"]] = out_dir / f"{cid}.json"
         curves[cid] = Curve(doc["name"], "ssim-rgb", np.asarray(res["bytes"]),
                             np.asarray(res["ssim-rgb"]), "ours", str(out_dir / f"{cid}.json"), cid)
