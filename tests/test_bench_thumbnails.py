@@ -200,7 +200,7 @@ def test_run_with_a_model_of_ours_on_held_out_photos(tmp_path, astronaut):
     thumb = np.asarray(Image.fromarray(astronaut).resize((32, 32)))
     container = file_format.parse(tiny.compress_progressive(thumb)[0])
     assert container.header.version == 3
-    assert thumbnails.sweep_model(tiny, thumb[None])["entropy-bytes"] == list(
+    assert thumbnails.sweep_model(tiny, thumb[None])[0]["entropy-bytes"] == list(
         np.cumsum([len(p) - 1 for p in container.payloads]))
     doc = json.loads((out / "tiny-residual.json").read_text())
     assert doc["model"]["config"] == "r" and doc["results"]["bytes"] == [16.0, 32.0]
@@ -226,9 +226,12 @@ def test_run_with_a_model_of_ours_on_held_out_photos(tmp_path, astronaut):
     with pytest.raises(UserError, match="no image is in the held-out 0%"):
         thumbnails.main(["--images", str(images), "--held-out", "0", "--out", str(out)])
     # the plot's legend: the iteration codes are bits before entropy coding
-    curves = thumbnails.model_curves(str(bundle), thumb[None], ["t"], "d", tmp_path / "c")
+    curves, rows = thumbnails.model_curves(str(bundle), thumb[None], ["t"], "d", tmp_path / "c")
     assert curves["tiny-thumb"].coding == "raw"
     assert curves["tiny-thumb-entropy"].coding == "entropy-coded"
+    # the sheet's reconstructions are the sweep's: the encoder's output at each iteration
+    assert rows.bytes == [16.0, 32.0] and rows.recons.shape == (2, 1, 32, 32, 3)
+    np.testing.assert_array_equal(rows.recons[:, 0], tiny.compress_progressive(thumb)[1])
 
 
 def test_summary_says_n_a_for_a_curve_without_common_range():
@@ -239,31 +242,23 @@ def test_summary_says_n_a_for_a_curve_without_common_range():
 
 
 def test_sheet_rows(tmp_path, astronaut):
-    """The contact sheet: the reference codec nearest 64 and 128 bytes, and a model at the
-    iterations that make them (64×64 thumbnails: 64 bytes per iteration of the tiny model)."""
-    import keras
-
-    from tfrnn.bundle import Bundle, save_bundle
-    from tfrnn.configs import thumb_conv_config
-    from tfrnn.model import RecurrentCodec
-
-    keras.utils.set_random_seed(0)
-    bundle = save_bundle(tmp_path / "tiny", Bundle(RecurrentCodec(
-        thumb_conv_config("t", 1 / 32, "tiny").replace(iterations=2))))
+    """The contact sheet: the reference codec nearest 64 and 128 bytes, and each model at the
+    iterations that make them, where it has them."""
     thumbs = np.stack([thumbnails.make_thumbnail(np.rot90(astronaut, i), 64) for i in range(2)])
     sweep = thumbnails.sweep_thumbnails(classic.CODECS["jpeg-420"], thumbs, (2, 30, 90))
     reference = {"quality": [2, 30, 90], **sweep}
-    rows = thumbnails.sheet_rows(thumbs, "jpeg-420", reference, [str(bundle)])
+    recons = np.random.default_rng(0).integers(0, 256, (3, *thumbs.shape), np.uint8)
+    rows = thumbnails.sheet_rows(thumbs, "jpeg-420", reference, [
+        thumbnails.ModelRows("tiny", [64.0, 96.0, 128.0], recons),
+        thumbnails.ModelRows("short", [16.0, 32.0], recons[:2])])  # reaches neither size
     labels = [label for label, _ in rows]
     assert labels[0] == "original" and labels[3:] == ["tiny\n64 B", "tiny\n128 B"]
     nearest = [int(np.argmin(np.abs(np.array(sweep["bytes"]) - b))) for b in (64, 128)]
     assert [label.split("\n")[0] for label in labels[1:3]] == [
         f"jpeg-420 quality {reference['quality'][i]}" for i in nearest]
     assert all(images.shape == thumbs.shape and images.dtype == np.uint8 for _, images in rows)
-    from tfrnn.codec import load_codec
-
-    np.testing.assert_array_equal(rows[4][1][1], load_codec(bundle).compress_progressive(
-        thumbs[1])[1][1])
+    np.testing.assert_array_equal(rows[3][1], recons[0])
+    np.testing.assert_array_equal(rows[4][1], recons[2])
     contact_sheet(rows, tmp_path / "sheet.png", "t")
     with Image.open(tmp_path / "sheet.png") as img:
         assert img.size[0] > 2 * 64 * 4  # two thumbnails enlarged 4×, and the labels

@@ -207,10 +207,10 @@ def sweep_thumbnails(codec: classic.ClassicCodec, thumbs: np.ndarray,
     return out
 
 
-def sweep_model(codec, thumbs: np.ndarray) -> dict[str, list[float]]:
+def sweep_model(codec, thumbs: np.ndarray) -> tuple[dict[str, list[float]], np.ndarray]:
     """Our codec on every thumbnail at 1..T iterations (see module docstring): mean headerless
     and entropy-coded bytes, SSIM, PSNR, colour shift; seconds per thumbnail to encode and
-    decode all T."""
+    decode all T. Also the reconstructions, (T, N, H, W, 3) uint8."""
     n, height, width = thumbs.shape[:3]
     iterations = codec.max_iterations
     step = codec.model.codec_config.bits_per_iteration(height, width) / 8
@@ -242,7 +242,7 @@ def sweep_model(codec, thumbs: np.ndarray) -> dict[str, list[float]]:
         out["entropy-bytes"] = entropy.mean(axis=1).tolist()
     out["encoding_time"] = [float(np.mean(enc))] * iterations
     out["decoding_time"] = [float(np.mean(dec))] * iterations
-    return out
+    return out, recons
 
 
 def ssim_at_bytes(curve: Curve, size: float) -> float:
@@ -394,13 +394,14 @@ def load_thumbnails(images: Sequence[tuple[str, Path]], size: int
 
 
 def model_curves(model: str, thumbs: np.ndarray, names: list[str], dataset: str,
-                 out_dir: Path) -> dict[str, Curve]:
+                 out_dir: Path) -> tuple[dict[str, Curve], ModelRows]:
     """Sweep one of our models, write its results file; its curves (headerless, and
-    entropy-coded if the bundle has a context model), with bytes in the bpp field."""
+    entropy-coded if the bundle has a context model), with bytes in the bpp field, and its
+    reconstructions for the contact sheet."""
     from tfrnn.codec import load_codec
 
     codec = load_codec(model)
-    res = sweep_model(codec, thumbs)
+    res, recons = sweep_model(codec, thumbs)
     label = Path(model).name
     size = f"{thumbs.shape[1]}x{thumbs.shape[2]}"
     doc: dict[str, Any] = {
@@ -427,16 +428,25 @@ def model_curves(model: str, thumbs: np.ndarray, names: list[str], dataset: str,
         curves[f"{label}-entropy"] = Curve(f"{label} (ours), entropy-coded", "ssim-rgb",
                                            np.asarray(res["entropy-bytes"]), ssim, "ours",
                                            str(path), f"{label}-entropy")
-    return curves
+    return curves, ModelRows(label, res["bytes"], recons)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRows:
+    """One model's reconstructions for the contact sheet: `recons[k]` is every thumbnail
+    after k + 1 iterations, which make `bytes[k]` headerless bytes."""
+
+    label: str
+    bytes: list[float]
+    recons: np.ndarray
 
 
 def sheet_rows(thumbs: np.ndarray, reference: str, reference_results: dict[str, list[float]],
-               models: Sequence[str]) -> list[tuple[str, np.ndarray]]:
-    """Rows of the contact sheet: the originals, then the reference codec at the setting
-    whose mean headerless size is nearest each of `PAPER_BYTES`, then each model at the
-    iterations that make those sizes (where it has them)."""
-    from tfrnn.codec import load_codec
-
+               models: Sequence[ModelRows]) -> list[tuple[str, np.ndarray]]:
+    """Rows of the contact sheet for `thumbs` (the thumbnails the models' `recons` hold): the
+    originals, then the reference codec at the setting whose mean headerless size is nearest
+    each of `PAPER_BYTES`, then each model at the iterations that make those sizes (where it
+    has them)."""
     rows = [("original", thumbs)]
     codec = classic.CODECS[reference]
     sizes = np.asarray(reference_results["bytes"])
@@ -448,13 +458,8 @@ def sheet_rows(thumbs: np.ndarray, reference: str, reference_results: dict[str, 
         rows.append((f"{reference} {codec.setting} {setting:g}\n{sizes[i]:.1f} B (mean)",
                      decoded))
     for model in models:
-        ours = load_codec(model)
-        step = ours.model.codec_config.bits_per_iteration(*thumbs.shape[1:3]) / 8
-        recons = np.stack([ours.compress_progressive(t)[1] for t in thumbs], axis=1)
-        for target in PAPER_BYTES:
-            k = round(target / step)
-            if 1 <= k <= len(recons) and k * step == target:
-                rows.append((f"{Path(model).name}\n{target} B", recons[k - 1]))
+        rows += [(f"{model.label}\n{target} B", model.recons[model.bytes.index(target)])
+                 for target in PAPER_BYTES if target in model.bytes]
     return rows
 
 
@@ -541,11 +546,13 @@ def main(argv: list[str]) -> int:
         curves[cid] = Curve(doc["name"], "ssim-rgb", np.asarray(res["bytes"]),
                             np.asarray(res["ssim-rgb"]), "ours", str(out_dir / f"{cid}.json"), cid)
     theirs = list(curves)
+    sheet_models: list[ModelRows] = []
     for model in models:
-        ours = model_curves(model, thumbs, names, dataset, out_dir)
+        ours, rows = model_curves(model, thumbs, names, dataset, out_dir)
         raw = ours[Path(model).name]
         sources[raw.name] = Path(raw.source)
         curves.update(ours)
+        sheet_models.append(dataclasses.replace(rows, recons=rows.recons[:, : args.sheet]))
     table = summary(curves, args.reference, targets, len(names), args.size)
     table += "\n" + paper_table(curves) + "\n" + colour_table(sources)
     if models:
@@ -556,7 +563,8 @@ def main(argv: list[str]) -> int:
                 f"SSIM of {len(names)} {args.size}x{args.size} thumbnails of {dataset}, "
                 "headerless sizes")
     if args.sheet:
-        contact_sheet(sheet_rows(thumbs[: args.sheet], args.reference, reference_results, models),
+        contact_sheet(sheet_rows(thumbs[: args.sheet], args.reference, reference_results,
+                                 sheet_models),
                       out_dir / "sheet.png", f"The first {min(args.sheet, len(thumbs))} of "
                       f"{len(names)} {args.size}x{args.size} thumbnails of {dataset}")
     print(table, end="")
