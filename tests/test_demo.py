@@ -22,7 +22,7 @@ def test_demo_quick_runs_every_stage(tmp_path):
     for stage in ("1/6", "2/6", "3/6", "4/6", "5/6", "6/6"):
         assert f"== {stage}" in result.stdout
     assert "SavedModel OK" in result.stdout
-    assert "tfrnn compress --model thumb-conv-ln-lstm-ssim-diffusion icon.png" in result.stdout
+    assert "tfrnn compress --model thumb-conv-ln-lstm-ssim-colour icon.png" in result.stdout
     assert (out / "files" / "astronaut.tfrnn").stat().st_size > 0
     assert (out / "files" / "astronaut.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "bench" / "rd.png").is_file() and (out / "bench" / "table.md").is_file()

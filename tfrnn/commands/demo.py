@@ -146,11 +146,11 @@ def main(argv: Sequence[str]) -> int:
                         ("compressed file", archive), ("decompressed", files),
                         ("RD results", bench), ("RD plot", bench / "rd.png")):
         print(f"  {label:<18} {path}")
-    thumb = "thumb-conv-ln-lstm-ssim-diffusion"
+    thumb = "thumb-conv-ln-lstm-ssim-colour"
     print("To compress a 32x32 thumbnail with a thumbnail model (16 bytes of codes per "
-          f"iteration; the best in SSIM up to 5 iterations is {thumb}, the 2016 conv/deconv "
-          "LSTM with normalized memories trained for SSIM, and thumb-conv-ln-lstm-ssim-v3 from "
-          "6):\n"
-          f"  tfrnn compress --model {thumb} icon.png -o icon.tfrnn --iterations 4\n"
+          f"iteration; {thumb} is the 2016 conv/deconv LSTM with normalized memories, trained "
+          "for SSIM with a term that keeps its colours; thumb-conv-ln-lstm-ssim-diffusion has "
+          "the best SSIM at 2-5 iterations):\n"
+          f"  tfrnn compress --model {thumb} icon.png -o icon.tfrnn --iterations 8\n"
           f"  tfrnn decompress --model {thumb} icon.tfrnn -o icon.png")
     return 0
