@@ -552,7 +552,8 @@ def main(argv: list[str]) -> int:
         raw = ours[Path(model).name]
         sources[raw.name] = Path(raw.source)
         curves.update(ours)
-        sheet_models.append(dataclasses.replace(rows, recons=rows.recons[:, : args.sheet]))
+        # a copy, so that the sweep's other reconstructions are freed
+        sheet_models.append(dataclasses.replace(rows, recons=rows.recons[:, : args.sheet].copy()))
     table = summary(curves, args.reference, targets, len(names), args.size)
     table += "\n" + paper_table(curves) + "\n" + colour_table(sources)
     if models:
