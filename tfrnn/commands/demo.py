@@ -149,8 +149,8 @@ def main(argv: Sequence[str]) -> int:
     thumb = "thumb-conv-ln-lstm-ssim-colour"
     print("To compress a 32x32 thumbnail with a thumbnail model (16 bytes of codes per "
           f"iteration; {thumb} is the 2016 conv/deconv LSTM with normalized memories, trained "
-          "for SSIM with a term that keeps its colours; thumb-conv-ln-lstm-ssim-diffusion has "
-          "the best SSIM at 2-5 iterations):\n"
+          "for SSIM with a term that keeps its colours, the one to use from 7 iterations; up "
+          "to 6, thumb-conv-ln-lstm-ssim-diffusion-colour):\n"
           f"  tfrnn compress --model {thumb} icon.png -o icon.tfrnn --iterations 8\n"
           f"  tfrnn decompress --model {thumb} icon.tfrnn -o icon.png")
     return 0
