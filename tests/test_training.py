@@ -424,6 +424,23 @@ def test_resume_keeps_the_runs_learning_rate_unless_given(tmp_path):
     assert (fresh.lr, fresh.lr_schedule) == (5e-4, "constant")
 
 
+def test_resume_takes_the_runs_data_unless_given(tmp_path):
+    import json
+
+    from tfrnn.commands.train import parse_options
+    from tfrnn.errors import UserError
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"options": {"data": [["a", 1.0], ["b", 0.5]]}}))
+    resumed = parse_options(["--run-dir", str(run), "--resume"])
+    assert resumed.data == (("a", 1.0), ("b", 0.5))
+    assert parse_options(["--run-dir", str(run), "--resume", "--data", "c"]).data == (("c", 1.0),)
+    for argv in (["--run-dir", str(run)], ["--run-dir", str(tmp_path / "new"), "--resume"]):
+        with pytest.raises(UserError, match="--data is required"):
+            parse_options(argv)
+
+
 def test_resume_keeps_the_runs_stage_and_pipeline_unless_given(tmp_path):
     import json
 

@@ -51,8 +51,9 @@ def build_parser():
 
     p = ArgumentParser(prog="tfrnn train", description=__doc__)
     d = TrainOptions.__dataclass_fields__
-    p.add_argument("--data", action="append", type=_data, required=True, metavar="DIR[:WEIGHT]",
-                   help="a `tfrnn prepare` output directory; repeat to mix several by weight")
+    p.add_argument("--data", action="append", type=_data, metavar="DIR[:WEIGHT]",
+                   help="a `tfrnn prepare` output directory; repeat to mix several by weight "
+                   "(required; a resumed run: its own)")
     p.add_argument("--config", help="a configuration name (`tfrnn configs`) or a JSON file of "
                    "one; default: that of --init-from or of the resumed run")
     p.add_argument("--run-dir", required=True, type=_run_dir,
@@ -155,7 +156,6 @@ def parse_options(argv: Sequence[str]) -> TrainOptions:
     (its `run.json`), else the defaults; a given one that differs from the run's stage or
     pipeline is refused by the trainer."""
     args = vars(build_parser().parse_args(list(argv)))
-    args["data"] = tuple(args["data"])
     run_file = Path(args["run_dir"]) / "run.json"
     before = {}
     if args["resume"] and run_file.is_file():
@@ -163,6 +163,12 @@ def parse_options(argv: Sequence[str]) -> TrainOptions:
             before = json.loads(run_file.read_text()).get("options", {})
         except (OSError, ValueError):
             before = {}  # the trainer reports an unreadable run.json
+    if args["data"] is None:
+        if not before.get("data"):
+            raise UserError("tfrnn train: --data is required (a --resume of a run with a "
+                            "run.json takes the run's own)")
+        args["data"] = [tuple(d) for d in before["data"]]
+    args["data"] = tuple(args["data"])
     for key in RESUMED_OPTIONS:
         if args[key] is None:
             args[key] = before.get(key, TrainOptions.__dataclass_fields__[key].default)
