@@ -411,17 +411,20 @@ def test_resume_keeps_the_runs_learning_rate_unless_given(tmp_path):
     import json
 
     from tfrnn.commands.train import parse_options
+    from tfrnn.training.options import TrainOptions
 
     run = tmp_path / "run"
     run.mkdir()
     (run / "run.json").write_text(json.dumps(
-        {"options": {"lr": 3e-4, "lr_schedule": "cosine", "lr_decay_rate": 0.5}}))
+        {"options": {"lr": 3e-4, "lr_schedule": "cosine", "lr_decay_rate": 0.5, "steps": 70}}))
     base = ["--data", str(tmp_path), "--run-dir", str(run)]
     resumed = parse_options([*base, "--resume"])
-    assert (resumed.lr, resumed.lr_schedule) == (3e-4, "cosine")
+    assert (resumed.lr, resumed.lr_schedule, resumed.steps) == (3e-4, "cosine", 70)
     assert parse_options([*base, "--resume", "--lr", "1e-3"]).lr == 1e-3
+    assert parse_options([*base, "--resume", "--steps", "90"]).steps == 90  # continue further
     fresh = parse_options(base)
     assert (fresh.lr, fresh.lr_schedule) == (5e-4, "constant")
+    assert fresh.steps == TrainOptions.__dataclass_fields__["steps"].default
 
 
 def test_resume_takes_the_runs_data_unless_given(tmp_path):

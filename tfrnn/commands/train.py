@@ -58,8 +58,10 @@ def build_parser():
                    "one; default: that of --init-from or of the resumed run")
     p.add_argument("--run-dir", required=True, type=_run_dir,
                    help="RUN: checkpoints/, model/ (latest bundle), logs/ (TensorBoard)")
-    p.add_argument("--steps", type=int, default=d["steps"].default,
-                   help="total optimizer steps (a resumed run continues up to this)")
+    p.add_argument("--steps", type=int,
+                   help=f"total optimizer steps (default {d['steps'].default}; a resumed run: "
+                   "its own, which a cosine or step schedule is fitted to; given, the run "
+                   "continues up to it)")
     p.add_argument("--batch-size", type=int,
                    help=f"global batch (split over replicas and workers; default "
                    f"{d['batch_size'].default}; a resumed run: its own)")
@@ -144,9 +146,10 @@ def build_parser():
     return p
 
 
-# Flags that, when not given, keep a resumed run's values: the learning-rate schedule (a resume
-# must not silently change it) and the stage and input pipeline (a resume may not change them).
-RESUMED_OPTIONS = ("lr", "lr_schedule", "lr_decay_steps", "lr_decay_rate", "stage",
+# Flags that, when not given, keep a resumed run's values: the learning-rate schedule and the
+# step count it is fitted to (a resume must not silently change them) and the stage and input
+# pipeline (a resume may not change them).
+RESUMED_OPTIONS = ("steps", "lr", "lr_schedule", "lr_decay_steps", "lr_decay_rate", "stage",
                    "batch_size", "tile_size", "crop", "flips", "shuffle_buffer", "seed",
                    "context_kind", "context_groups", "context_filters", "context_memory")
 
