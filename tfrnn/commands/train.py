@@ -155,9 +155,9 @@ RESUMED_OPTIONS = ("steps", "lr", "lr_schedule", "lr_decay_steps", "lr_decay_rat
 
 
 def parse_options(argv: Sequence[str]) -> TrainOptions:
-    """Options from flags. The flags of `RESUMED_OPTIONS` not given keep a resumed run's values
-    (its `run.json`), else the defaults; a given one that differs from the run's stage or
-    pipeline is refused by the trainer."""
+    """Options from flags. `--data` and the flags of `RESUMED_OPTIONS` not given keep a resumed
+    run's values (its `run.json`), else the defaults (`--data` has none); a given one that
+    differs from the run's stage or pipeline is refused by the trainer."""
     args = vars(build_parser().parse_args(list(argv)))
     run_file = Path(args["run_dir"]) / "run.json"
     before = {}
