@@ -115,11 +115,15 @@ def _ms_ssim(target, reconstruction, scales: int | None = None):
     return tf.reduce_mean(value, axis=-1)
 
 
+def _block_means(x):
+    """The mean of each `SSIM_BLOCK`×`SSIM_BLOCK` block of each channel, [B, H/8, W/8, C]."""
+    return tf.nn.avg_pool2d(x, SSIM_BLOCK, SSIM_BLOCK, "VALID")
+
+
 def _block_ssim_weights(target, reconstruction):
     """Johnston 2018's weights [B, H, W, 1]: 1 − SSIM of each 8×8 block (uniform window,
     mean over channels), normalized to mean 1 per image, constant inside each block."""
-    pool = lambda x: tf.nn.avg_pool2d(x, SSIM_BLOCK, SSIM_BLOCK, "VALID")
-    luminance, cs = _ssim_parts(target, reconstruction, pool)
+    luminance, cs = _ssim_parts(target, reconstruction, _block_means)
     weight = 1.0 - tf.reduce_mean(luminance * cs, axis=-1, keepdims=True)
     weight /= tf.reduce_mean(weight, axis=[1, 2, 3], keepdims=True) + 1e-12
     size = tf.shape(target)
@@ -145,9 +149,8 @@ def per_iteration_loss(target, reconstructions, kind: str = "l1"):
         values = SSIM_L1_ALPHA * (1.0 - _ms_ssim(y, x, 1)) + (1.0 - SSIM_L1_ALPHA) * (
             tf.reduce_mean(tf.abs(y - x), axis=[1, 2, 3]))
     elif kind == "ssim-mean-l1":
-        means = lambda z: tf.nn.avg_pool2d(z, SSIM_BLOCK, SSIM_BLOCK, "VALID")
-        values = (1.0 - _ms_ssim(y, x, 1)) + tf.reduce_mean(tf.abs(means(y) - means(x)),
-                                                          axis=[1, 2, 3])
+        values = (1.0 - _ms_ssim(y, x, 1)) + tf.reduce_mean(
+            tf.abs(_block_means(y) - _block_means(x)), axis=[1, 2, 3])
     elif kind == "ssim-weighted-l1":
         values = tf.reduce_mean(_block_ssim_weights(y, x) * tf.abs(y - x), axis=[1, 2, 3])
     else:
