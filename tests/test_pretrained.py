@@ -109,9 +109,10 @@ def comparison(kodak_dir: Path, name: str) -> list[tuple[float, int, float, floa
 
 
 # Re-measured on Kodak: the two current models and one model of each other network and context
-# model. `default-v2` and `psnr-v2` run the code of `default` and `psnr` with other weights,
-# which their fingerprints check; a re-measurement of them would test nothing more.
-REMEASURED = (DEFAULT_MODEL, "psnr", "default-v1", "psnr-v1")
+# model (`psnr-diffusion`: `psnr`'s network with a diffusion step). `default-v2` and `psnr-v2`
+# run the code of `default` and `psnr` with other weights, which their fingerprints check; a
+# re-measurement of them would test nothing more.
+REMEASURED = (DEFAULT_MODEL, "psnr", "psnr-diffusion", "default-v1", "psnr-v1")
 
 
 def architecture(model: str) -> str:

@@ -50,6 +50,16 @@ $TFRNN plot $K/tfrnn-psnr-raw.json $K/tfrnn-default-raw.json $K/tfrnn-default-v2
     $K/tfrnn-psnr-v2-raw.json --anchors --metric psnr-rgb \
     --reference anchor:toderici-2017-cvpr --at-bpp 0.25,0.5,1.0,1.5,2.0 \
     --out $K/rd-raw16-psnr.png --table $K/summary-raw16-psnr-rgb.md
+# `psnr-diffusion` (`psnr` fine-tuned with a diffusion step) beside `psnr`, over the shipped
+# tables' pinned intervals.
+$TFRNN plot $K/tfrnn-psnr-diffusion.json $K/tfrnn-psnr.json $K/jpeg-420.json $K/webp.json \
+    --metric psnr-rgb --quality-range 25.8518,27.8449 --reference ours:jpeg-420,ours:webp \
+    --bpp-range 0.25,0.65 --at-bpp 0.25,0.5,1.0 --out psnr-diffusion/rd-psnr.png \
+    --table psnr-diffusion/summary-psnr-rgb.md
+$TFRNN plot $K/tfrnn-psnr-diffusion.json $K/tfrnn-psnr.json $K/tfrnn-default.json $K/jpeg-420.json \
+    $K/webp.json --metric ms-ssim-rgb --quality-range 0.860695,$V1_TOP_MSSSIM \
+    --reference ours:jpeg-420,ours:webp --bpp-range 0.25,0.65 --at-bpp 0.25,0.5,1.0 \
+    --out psnr-diffusion/rd-msssim.png --table psnr-diffusion/summary-ms-ssim-rgb.md
 # The L1 run continued to step 9,500 (raw bits), beside `psnr-v2`'s (its step 7,500) raw and
 # entropy-coded curves, over the shipped PSNR table's interval.
 I=iteration-stats/ln-lstm
