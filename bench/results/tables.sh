@@ -8,14 +8,15 @@ TFRNN=${TFRNN:-tfrnn}
 K=kodak
 CLASSIC="$K/jpeg-420.json $K/jpeg-444.json $K/webp.json $K/jpeg2000.json $K/avif.json"
 
-# The shipped models (and the earlier `default-v2`, `psnr-v2`, `default-v1`, `psnr-v1`) against
-# JPEG 4:2:0, WebP and the published curves.
+# The shipped models (`default`, `psnr`, `psnr-diffusion`, and the earlier `default-v2`,
+# `psnr-v2`, `default-v1`, `psnr-v1`) against JPEG 4:2:0, WebP and the published curves.
 # BD-rates over a pinned interval: from WebP's lowest quality to the top of the 8-iteration
 # `psnr-v1` curve (which set the common interval while it was shipped as `psnr`), so that the
 # figures stay comparable as shipped models change.
 V1_TOP_MSSSIM=0.955928  # the top of `psnr-v1`'s MS-SSIM curve; its PSNR top is 27.8449
-SHIPPED="$K/tfrnn-default.json $K/tfrnn-psnr.json $K/tfrnn-default-v2.json $K/tfrnn-psnr-v2.json
-    $K/tfrnn-default-v1.json $K/tfrnn-psnr-v1.json $K/jpeg-420.json $K/webp.json"
+SHIPPED="$K/tfrnn-default.json $K/tfrnn-psnr.json $K/tfrnn-psnr-diffusion.json
+    $K/tfrnn-default-v2.json $K/tfrnn-psnr-v2.json $K/tfrnn-default-v1.json $K/tfrnn-psnr-v1.json
+    $K/jpeg-420.json $K/webp.json"
 $TFRNN plot $SHIPPED --anchors --metric ms-ssim-rgb --quality-range 0.860695,$V1_TOP_MSSSIM \
     --reference ours:jpeg-420,ours:webp --bpp-range 0.25,0.65 --at-bpp 0.25,0.5,1.0 \
     --out $K/rd-shipped-msssim.png --table $K/summary-shipped-ms-ssim-rgb.md
@@ -50,16 +51,6 @@ $TFRNN plot $K/tfrnn-psnr-raw.json $K/tfrnn-default-raw.json $K/tfrnn-default-v2
     $K/tfrnn-psnr-v2-raw.json --anchors --metric psnr-rgb \
     --reference anchor:toderici-2017-cvpr --at-bpp 0.25,0.5,1.0,1.5,2.0 \
     --out $K/rd-raw16-psnr.png --table $K/summary-raw16-psnr-rgb.md
-# `psnr-diffusion` (`psnr` fine-tuned with a diffusion step) beside `psnr`, over the shipped
-# tables' pinned intervals.
-$TFRNN plot $K/tfrnn-psnr-diffusion.json $K/tfrnn-psnr.json $K/jpeg-420.json $K/webp.json \
-    --metric psnr-rgb --quality-range 25.8518,27.8449 --reference ours:jpeg-420,ours:webp \
-    --bpp-range 0.25,0.65 --at-bpp 0.25,0.5,1.0 --out psnr-diffusion/rd-psnr.png \
-    --table psnr-diffusion/summary-psnr-rgb.md
-$TFRNN plot $K/tfrnn-psnr-diffusion.json $K/tfrnn-psnr.json $K/tfrnn-default.json $K/jpeg-420.json \
-    $K/webp.json --metric ms-ssim-rgb --quality-range 0.860695,$V1_TOP_MSSSIM \
-    --reference ours:jpeg-420,ours:webp --bpp-range 0.25,0.65 --at-bpp 0.25,0.5,1.0 \
-    --out psnr-diffusion/rd-msssim.png --table psnr-diffusion/summary-ms-ssim-rgb.md
 # The L1 run continued to step 9,500 (raw bits), beside `psnr-v2`'s (its step 7,500) raw and
 # entropy-coded curves, over the shipped PSNR table's interval.
 I=iteration-stats/ln-lstm
