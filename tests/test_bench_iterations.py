@@ -79,7 +79,7 @@ def test_latent_statistics(pair):
     kernel.assign(2000 * kernel)  # untrained latents are near 0: spread them over (-1, 1)
     x = codec.pad(codec.to_model_space(pair))
     reconstruction, enc_states, _ = codec.initial_state(x)
-    features, _, _ = codec.propose(x, reconstruction, enc_states, first=True)
+    features, _, _ = codec.propose(x, reconstruction, enc_states, steps=codec.extra_steps(0))
     latent = np.abs(np.asarray(codec.binarizer.latent(features)))
     stats = iterations.iteration_stats(codec, pair, T)
     assert stats["latent-abs"][0] == pytest.approx(latent.mean(), rel=1e-5)
@@ -102,9 +102,10 @@ def test_layer_statistics(pair):
     stats = iterations.iteration_stats(codec, pair, 1)
     x = codec.pad(codec.to_model_space(pair))
     reconstruction, enc_states, dec_states = codec.initial_state(x)
-    features, _, enc_states = codec.propose(x, reconstruction, enc_states, first=True)
+    first = codec.extra_steps(0)
+    features, _, enc_states = codec.propose(x, reconstruction, enc_states, first)
     bits = np.where(np.asarray(codec.binarizer.latent(features)) >= 0, 1.0, -1.0)
-    _, dec_states = codec.decode_step(bits, reconstruction, dec_states, first=True)
+    _, dec_states = codec.decode_step(bits, reconstruction, dec_states, steps=first)
     for side, states in (("encoder", enc_states), ("decoder", dec_states)):
         for k, (h, c) in enumerate(states, start=1):
             assert stats[f"{side}-{k}-h-abs"][0] == pytest.approx(np.abs(h).mean(), rel=1e-5)
@@ -121,7 +122,7 @@ def test_layer_statistics(pair):
     stats = iterations.iteration_stats(ln, pair, 1)  # its memory counts as the cell sees it
     x = ln.pad(ln.to_model_space(pair))
     reconstruction, enc_states, _ = ln.initial_state(x)
-    enc_states = ln.propose(x, reconstruction, enc_states, first=True)[2]
+    enc_states = ln.propose(x, reconstruction, enc_states, steps=ln.extra_steps(0))[2]
     c = np.asarray(enc_states[0][1], np.float64)
     normalized = (c - c.mean(-1, keepdims=True)) / np.sqrt(c.var(-1, keepdims=True) + 1e-5)
     assert stats["encoder-1-c-saturated"][0] == pytest.approx(

@@ -427,16 +427,20 @@ def test_no_context_model_omits_bit_probabilities(bundle):
     assert set(module.signatures()) == SIGNATURES - {"bit_probabilities"}
 
 
-def test_other_cells_and_residual_scaling_export_with_stock_ops(astronaut, tmp_path):
-    """The residual GRU and the residual-scaling gain network export too (codes equal)."""
-    codec = RecurrentCodec("tiny-residual-gru-residual-scaling")
-    module = ServingModule(codec, None, 2, codec.fingerprint())
+@pytest.mark.parametrize("config", [
+    get_config("tiny-residual-gru-residual-scaling"),
+    get_config("tiny-lstm-additive").replace(priming=1, diffusion=1, diffusion_until=2)])
+def test_other_cells_and_residual_scaling_export_with_stock_ops(config, astronaut, tmp_path):
+    """The residual GRU and the residual-scaling gain network export too, and so do extra
+    steps up to an iteration (codes equal, past that iteration too)."""
+    codec = RecurrentCodec(config)
+    module = ServingModule(codec, None, 3, codec.fingerprint())
     tf.saved_model.save(module, str(tmp_path), signatures=module.signatures())
     assert non_stock_ops(graph_ops(tmp_path)) == []
     images = astronaut[None, :40, :56]
     served = tf.saved_model.load(str(tmp_path)).signatures["encode"](
-        images=tf.constant(images), iterations=tf.constant(2))["codes"].numpy()
-    codes = tf.function(lambda x: codec.encode(x, 2))(images).numpy()
+        images=tf.constant(images), iterations=tf.constant(3))["codes"].numpy()
+    codes = tf.function(lambda x: codec.encode(x, 3))(images).numpy()
     assert np.array_equal(served, codes.transpose(1, 0, 2, 3, 4))
 
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from tfrnn import cli
 from tfrnn.binarizer import binarize
-from tfrnn.configs import CELL_TYPES, CONFIGS, FRAMEWORKS, get_config
+from tfrnn.configs import CELL_TYPES, CONFIGS, EXTRA_STEP_FIELDS, FRAMEWORKS, get_config
 from tfrnn.errors import UserError
 from tfrnn.model import RecurrentCodec
 
@@ -184,24 +184,38 @@ def test_configs_command_lists_everything(capsys):
 
 
 def test_priming_and_diffusion_run_extra_steps_and_stay_decodable():
-    """Johnston 2018 priming (first iteration) and diffusion (later ones): same weights, other
-    codes; `encode`, `decode` and training's `call` agree; 0 leaves the config as it was."""
+    """Johnston 2018 priming (first iteration) and diffusion (later ones), and diffusion up to
+    an iteration only: same weights, other codes; `encode`, `decode` and training's `call`
+    agree; 0 leaves the config as it was."""
     plain = RecurrentCodec("tiny-lstm-additive")
-    assert "priming" not in plain.codec_config.to_dict()  # old model.json files unchanged
+    assert not set(EXTRA_STEP_FIELDS) & set(plain.codec_config.to_dict())  # old files unchanged
     images = random_images((1, 32, 48, 3), seed=3)
-    reference = plain.encode(images, 3).numpy()
-    for priming, diffusion in ((2, 0), (1, 1)):
-        config = plain.codec_config.replace(priming=priming, diffusion=diffusion)
+    reference = plain.encode(images, 5).numpy()
+    everywhere = plain.codec_config.replace(priming=1, diffusion=1)
+    for config, steps in ((plain.codec_config.replace(priming=2), [2, 0, 0, 0, 0]),
+                          (everywhere, [1, 1, 1, 1, 1]),
+                          (everywhere.replace(diffusion_until=3), [1, 1, 1, 0, 0])):
         codec = RecurrentCodec(config)
         codec.set_weights(plain.get_weights())
-        assert codec.extra_steps(True) == priming and codec.extra_steps(False) == diffusion
-        codes, recons = codec.encode(images, 3, return_reconstructions=True)
-        changed = [not np.array_equal(codes[t], reference[t]) for t in range(3)]
+        assert [codec.extra_steps(t) for t in range(5)] == steps
+        codes, recons = codec.encode(images, 5, return_reconstructions=True)
+        changed = [not np.array_equal(codes[t], reference[t]) for t in range(5)]
         assert changed[0] and changed[2]  # primed first iteration; diffusion or state later
         np.testing.assert_array_equal(codec.decode(codes, 32, 48, all_iterations=True),
                                       recons.numpy())
-        np.testing.assert_array_equal(codec.to_uint8(codec(images, iterations=3)[-1]),
-                                      recons[-1])
+        for t in (2, 5):  # iteration counts inside and past the diffused ones
+            np.testing.assert_array_equal(codec.decode(codes[:t], 32, 48), recons[t - 1])
+        np.testing.assert_array_equal(codec.to_uint8(codec(images, iterations=5)),
+                                      recons.numpy())
         assert RecurrentCodec(config.to_dict()).codec_config == config
+    diffused = RecurrentCodec(everywhere)
+    diffused.set_weights(plain.get_weights())
+    until = RecurrentCodec(everywhere.replace(diffusion_until=3))
+    until.set_weights(plain.get_weights())
+    a, b = diffused.encode(images, 5).numpy(), until.encode(images, 5).numpy()
+    assert np.array_equal(a[:3], b[:3]) and not np.array_equal(a[3:], b[3:])
     with pytest.raises(UserError, match="priming and diffusion are 0 to 8"):
         plain.codec_config.replace(priming=9)
+    for bad in ({"diffusion_until": 3}, {"diffusion": 1, "diffusion_until": 1}):
+        with pytest.raises(UserError, match="diffusion_until is 0"):
+            plain.codec_config.replace(**bad)

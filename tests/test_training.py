@@ -254,6 +254,7 @@ def test_bad_input_is_one_line_and_overwrites_nothing(data, reference, tmp_path,
         "invalid choice: 'huber'": {"--loss": "huber"},
         "invalid choice: 'soft'": {"--binarizer": "soft"},
         "priming and diffusion are 0 to 8 extra steps": {"--priming": 9},
+        "diffusion_until is 0": {"--diffusion-until": 4},
         "must be a file-system path": {"--run-dir": "gs://bucket/run"},
     }
     for expected, changes in cases.items():
@@ -294,9 +295,11 @@ def test_loss_flag_trains_the_named_objective_and_a_resume_keeps_it(data, tmp_pa
 def test_priming_fine_tunes_a_model_that_had_none(data, reference, tmp_path):
     run = tmp_path / "primed"
     assert train("--data", data["tiles32"], "--init-from", reference, "--run-dir", run,
-                 *COMMON, "--priming", 2, "--diffusion", 1, "--steps", 2) == 0
+                 *COMMON, "--priming", 2, "--diffusion", 1, "--diffusion-until", 3,
+                 "--steps", 2) == 0
     config = load_bundle(run).codec.codec_config
-    assert (config.priming, config.diffusion, config.name) == (2, 1, "tiny")
+    assert (config.priming, config.diffusion, config.diffusion_until, config.name) == (
+        2, 1, 3, "tiny")
 
 
 def test_a_model_is_fine_tuned_as_a_cell_with_the_same_weights(data, reference, tmp_path,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from tfrnn.errors import UserError
 
 MAX_EXTRA_STEPS = 8  # priming / diffusion: extra network steps per iteration, at most
+EXTRA_STEP_FIELDS = ("priming", "diffusion", "diffusion_until")  # change no weight
 FRAMEWORKS = ("one-shot", "additive", "residual-scaling")
 CELL_TYPES = ("lstm", "ln-lstm", "gru", "residual-gru", "associative-lstm")
 # A cell whose weights are those of another: a model of one may be fine-tuned as the other.
@@ -46,7 +47,8 @@ class CodecConfig:
     decoder run that many extra steps of their recurrent layers at the first iteration / at
     every later one before the step whose output is used (the encoder on the same residual,
     the decoder on the same codes), so their hidden states see a wider context at no cost in
-    bits.
+    bits. `diffusion_until` N > 0 keeps the diffusion steps to iterations 2 … N (not in the
+    paper: our `psnr-diffusion` gained at 2–5 iterations and lost above).
     """
 
     name: str
@@ -66,6 +68,7 @@ class CodecConfig:
     loss: str = "l1"
     priming: int = 0
     diffusion: int = 0
+    diffusion_until: int = 0
 
     def __post_init__(self):
         if self.cell not in (*CELL_TYPES, FEED_FORWARD):
@@ -84,6 +87,10 @@ class CodecConfig:
         if not (0 <= self.priming <= MAX_EXTRA_STEPS and 0 <= self.diffusion <= MAX_EXTRA_STEPS):
             raise UserError(f"config {self.name}: priming and diffusion are 0 to "
                             f"{MAX_EXTRA_STEPS} extra steps, not {self.priming}, {self.diffusion}")
+        if self.diffusion_until and not (self.diffusion and self.diffusion_until >= 2):
+            raise UserError(f"config {self.name}: diffusion_until is 0 (every iteration) or the "
+                            f"last iteration (2 or more) of diffusion steps, and needs diffusion; "
+                            f"not {self.diffusion_until} with diffusion {self.diffusion}")
         up = self.block
         for spec in self.decoder:
             up *= spec.depth_to_space * (spec.stride if spec.transpose else 1)
@@ -112,10 +119,10 @@ class CodecConfig:
         return -(-height // self.stride) * -(-width // self.stride) * self.bits
 
     def to_dict(self) -> dict:
-        """The fields; `priming`/`diffusion` only when not 0, so that the configurations (and
-        fingerprints) of models made before they existed stay the same."""
+        """The fields; `priming`/`diffusion`/`diffusion_until` only when not 0, so that the
+        configurations (and fingerprints) of models made before they existed stay the same."""
         d = dataclasses.asdict(self)
-        for key in ("priming", "diffusion"):
+        for key in EXTRA_STEP_FIELDS:
             if not d[key]:
                 del d[key]
         return d

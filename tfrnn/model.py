@@ -22,6 +22,7 @@ Pixels enter as uint8 RGB and are mapped to [−0.5, 0.5]. Any H×W works: the i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 
@@ -93,9 +94,24 @@ class RecurrentCodec(keras.Model):
 
     # -- one iteration ------------------------------------------------------------------------
 
-    def extra_steps(self, first: bool) -> int:
-        """Extra network steps of an iteration: `priming` at the first, `diffusion` after."""
-        return self.codec_config.priming if first else self.codec_config.diffusion
+    def extra_steps(self, t: int) -> int:
+        """Extra network steps of iteration t (0-based): `priming` at the first, `diffusion` at
+        the later ones (up to iteration `diffusion_until`, 1-based, when it is set)."""
+        c = self.codec_config
+        if t == 0:
+            return c.priming
+        return c.diffusion if not c.diffusion_until or t < c.diffusion_until else 0
+
+    def _iterate(self, body, state, iterations):
+        """`state` after iteration 1 carried through iterations 2 … `iterations` (a tensor) by
+        `body(*state, steps=extra steps)`, whose first element is t: one traced loop per run
+        of iterations with the same extra steps."""
+        until = self.codec_config.diffusion_until if self.codec_config.diffusion else 0
+        for start, end in ((1, until), (until, None)) if until else ((1, None),):
+            limit = iterations if end is None else tf.minimum(iterations, end)
+            state = tf.while_loop(lambda t, *_, limit=limit: t < limit,
+                                  functools.partial(body, steps=self.extra_steps(start)), state)
+        return state
 
     @staticmethod
     def _run(network, inputs, states, steps: int):
@@ -104,13 +120,13 @@ class RecurrentCodec(keras.Model):
             out, states = network(inputs, states)
         return out, states
 
-    def decode_step(self, bits, reconstruction, states, gain=None, first: bool = False):
+    def decode_step(self, bits, reconstruction, states, gain=None, steps: int = 0):
         """x̂_t from b_t and x̂_{t−1} (the framework's update); returns (x̂_t, states).
-        `first`: this is iteration 1 (priming steps instead of diffusion steps).
+        `steps`: the iteration's extra network steps (`extra_steps`).
 
         Blocks whose codes are all 0 (stopped, see the module docstring) keep x̂_{t−1}.
         """
-        out, states = self._run(self.decoder, bits, states, self.extra_steps(first))
+        out, states = self._run(self.decoder, bits, states, steps)
         framework = self.codec_config.framework
         if framework == "residual-scaling":
             if gain is None:
@@ -123,7 +139,7 @@ class RecurrentCodec(keras.Model):
         active = ops.repeat(ops.repeat(active, s, axis=1), s, axis=2)
         return ops.where(active, out, reconstruction), states
 
-    def propose(self, x, reconstruction, enc_states, first: bool = False):
+    def propose(self, x, reconstruction, enc_states, steps: int = 0):
         """The encoder's half of an iteration: (features for the binarizer, the gain g_t or
         None, encoder states)."""
         residual = x - reconstruction
@@ -131,23 +147,22 @@ class RecurrentCodec(keras.Model):
         if self.gain is not None:
             gain = self.gain(reconstruction)
             residual = residual * gain
-        features, enc_states = self._run(self.encoder, residual, enc_states,
-                                         self.extra_steps(first))
+        features, enc_states = self._run(self.encoder, residual, enc_states, steps)
         return features, gain, enc_states
 
     def step(self, x, reconstruction, enc_states, dec_states, training: bool = False,
-             active=None, first: bool = False, stochastic: bool = True):
+             active=None, steps: int = 0, stochastic: bool = True):
         """One full iteration: returns (b_t, x̂_t, encoder states, decoder states).
 
         `active` (1 or 0 per code cell, [B, h, w, 1]) zeroes the codes of stopped cells;
         `stochastic=False` trains on the sign bits (see `tfrnn.binarizer`).
         """
-        features, gain, enc_states = self.propose(x, reconstruction, enc_states, first)
+        features, gain, enc_states = self.propose(x, reconstruction, enc_states, steps)
         bits = self.binarizer(features, training=training, stochastic=stochastic)
         if active is not None:
             bits = bits * active
         reconstruction, dec_states = self.decode_step(bits, reconstruction, dec_states, gain,
-                                                      first)
+                                                      steps)
         return bits, reconstruction, enc_states, dec_states
 
     def block_error(self, x, reconstruction):
@@ -189,8 +204,8 @@ class RecurrentCodec(keras.Model):
         outputs = []
         for t in range(iterations):
             _, reconstruction, enc_states, dec_states = self.step(
-                x, reconstruction, enc_states, dec_states, training=training, first=t == 0,
-                stochastic=stochastic)
+                x, reconstruction, enc_states, dec_states, training=training,
+                steps=self.extra_steps(t), stochastic=stochastic)
             outputs.append(reconstruction[:, : shape[1], : shape[2], :])
         return ops.stack(outputs)
 
@@ -213,11 +228,10 @@ class RecurrentCodec(keras.Model):
         codes = tf.TensorArray(tf.float32, size=iterations, element_shape=None)
         recons = tf.TensorArray(tf.uint8, size=iterations if return_reconstructions else 0)
 
-        def body(t, reconstruction, enc_states, dec_states, active, codes, recons,
-                 first=False):
+        def body(t, reconstruction, enc_states, dec_states, active, codes, recons, steps):
             bits, reconstruction, enc_states, dec_states = self.step(
                 x, reconstruction, enc_states, dec_states, training=False, active=active,
-                first=first)
+                steps=steps)
             keep = self.block_error(x, reconstruction) >= tf.cast(stop_ratio, tf.float32)
             active = active * tf.cast(keep, active.dtype)
             codes = codes.write(t, tf.cast(bits, tf.float32))
@@ -227,8 +241,8 @@ class RecurrentCodec(keras.Model):
             return t + 1, reconstruction, enc_states, dec_states, active, codes, recons
 
         start = body(tf.constant(0), reconstruction, enc_states, dec_states, active, codes,
-                     recons, first=True)  # iteration 1 outside the loop: it may be primed
-        _, _, _, _, _, codes, recons = tf.while_loop(lambda t, *_: t < iterations, body, start)
+                     recons, steps=self.extra_steps(0))
+        _, _, _, _, _, codes, recons = self._iterate(body, start, iterations)
         if return_reconstructions:
             return codes.stack(), recons.stack()
         return codes.stack()
@@ -247,15 +261,16 @@ class RecurrentCodec(keras.Model):
         dec_states = self.decoder.initial_states(codes[0])
         recons = tf.TensorArray(tf.uint8, size=iterations if all_iterations else 0)
 
-        def body(t, reconstruction, dec_states, recons, first=False):
+        def body(t, reconstruction, dec_states, recons, steps):
             reconstruction, dec_states = self.decode_step(codes[t], reconstruction, dec_states,
-                                                          first=first)
+                                                          steps=steps)
             if all_iterations:
                 recons = recons.write(t, self.to_uint8(reconstruction[:, :height, :width, :]))
             return t + 1, reconstruction, dec_states, recons
 
-        start = body(tf.constant(0), reconstruction, dec_states, recons, first=True)
-        _, reconstruction, _, recons = tf.while_loop(lambda t, *_: t < iterations, body, start)
+        start = body(tf.constant(0), reconstruction, dec_states, recons,
+                     steps=self.extra_steps(0))
+        _, reconstruction, _, recons = self._iterate(body, start, iterations)
         if all_iterations:
             return recons.stack()
         return self.to_uint8(reconstruction[:, :height, :width, :])

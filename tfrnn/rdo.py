@@ -76,16 +76,17 @@ class CodeSearch:
         return 1.0 - tf.reduce_mean(ssim(pixels, original, 255.0))
 
     def _terms(self, z, x, original, height, width, reconstruction, gain, enc_states,
-               dec_states, prior, multiscale: bool, first: bool):
+               dec_states, prior, multiscale: bool, steps: int, next_steps: int):
         """D(x̂_t) + D(x̂_{t+1}), D(x̂_t), D(x̂_{t+1}) and R_t (0 without `prior`, the context
-        model's features for iteration t) of the codes sign(z)."""
+        model's features for iteration t) of the codes sign(z); `steps`, `next_steps`: the
+        extra network steps of iterations t and t + 1."""
         model = self.model
         bits = z + tf.stop_gradient(_sign(z) - z)
-        now, states = model.decode_step(bits, reconstruction, dec_states, gain, first)
-        features, next_gain, _ = model.propose(x, now, enc_states)
+        now, states = model.decode_step(bits, reconstruction, dec_states, gain, steps)
+        features, next_gain, _ = model.propose(x, now, enc_states, next_steps)
         latent = model.binarizer.latent(features)
         proposal = latent + tf.stop_gradient(_sign(latent) - latent)
-        following, _ = model.decode_step(proposal, now, states, next_gain)
+        following, _ = model.decode_step(proposal, now, states, next_gain, next_steps)
         d_now = self._distortion(now, original, height, width, multiscale)
         d_next = self._distortion(following, original, height, width, multiscale)
         rate = tf.zeros(())
@@ -96,7 +97,7 @@ class CodeSearch:
 
     def _losses(self, z, *inputs):
         """`_terms` and the gradients with respect to z of the distortion and of R_t."""
-        prior = inputs[-3]
+        prior = inputs[-4]
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(z)
             distortion, d_now, d_next, rate = self._terms(z, *inputs)
@@ -122,7 +123,8 @@ class CodeSearch:
                                             x.shape[2] // model.stride)
         codes, proposal_losses, losses = [], [], []
         for t in range(iterations):
-            features, gain, enc_states = self._propose(x, reconstruction, enc_states, t == 0)
+            extra = model.extra_steps(t)
+            features, gain, enc_states = self._propose(x, reconstruction, enc_states, extra)
             z = model.binarizer.latent(features).numpy()
             prior = None
             if context is not None:
@@ -131,12 +133,12 @@ class CodeSearch:
                 prior = context.features(memory)
             bits, proposal_loss, loss = self._search_iteration(
                 z, steps, (x, original, *size, reconstruction, gain, enc_states, dec_states,
-                           prior, multiscale, t == 0))
+                           prior, multiscale, extra, model.extra_steps(t + 1)))
             codes.append(bits)
             proposal_losses.append(proposal_loss)
             losses.append(loss)
             reconstruction, dec_states = self._decode_step(tf.constant(bits), reconstruction,
-                                                           dec_states, gain, t == 0)
+                                                           dec_states, gain, extra)
         return SearchResult(np.stack(codes)[:, 0], proposal_losses, losses)
 
     def _search_iteration(self, z: np.ndarray, steps: int, inputs: tuple,

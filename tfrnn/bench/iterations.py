@@ -108,11 +108,12 @@ def _batch_stats(codec: RecurrentCodec, images: np.ndarray, iterations: int
     stats: dict[str, list[np.ndarray]] = defaultdict(list)
     previous_bits = None
     for t in range(iterations):
-        features, gain, enc_states = codec.propose(x, reconstruction, enc_states, first=t == 0)
+        steps = codec.extra_steps(t)
+        features, gain, enc_states = codec.propose(x, reconstruction, enc_states, steps)
         latent = codec.binarizer.latent(features)
         bits = binarize(latent, training=False)
         reconstruction, dec_states = codec.decode_step(bits, reconstruction, dec_states, gain,
-                                                       first=t == 0)
+                                                       steps)
         current = image_part(reconstruction)
         residual = per_image(original - before)
         update = per_image(current - before)

@@ -83,6 +83,8 @@ def build_parser():
                    "2018); sets the config's `priming`, also of an --init-from model")
     p.add_argument("--diffusion", type=int, metavar="N",
                    help="N extra steps at every later iteration (Johnston 2018)")
+    p.add_argument("--diffusion-until", type=int, metavar="N",
+                   help="diffusion steps at iterations 2 to N only (0: every later iteration)")
     p.add_argument("--lr", type=float,
                    help=f"Adam learning rate (default {d['lr'].default}; a resumed run: its own)")
     p.add_argument("--lr-schedule", choices=SCHEDULES,

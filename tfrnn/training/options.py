@@ -58,6 +58,7 @@ class TrainOptions:
     binarizer: str | None = None
     priming: int | None = None
     diffusion: int | None = None
+    diffusion_until: int | None = None
     stage: str = "codec"
     init_from: str | None = None
     tile_size: int = 32

@@ -30,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfrnn.configs import FEED_FORWARD, CodecConfig, get_config
+from tfrnn.configs import EXTRA_STEP_FIELDS, FEED_FORWARD, CodecConfig, get_config
 from tfrnn.errors import UserError
 from tfrnn.losses import check_loss
 from tfrnn.model import RecurrentCodec
@@ -63,7 +63,7 @@ def resolve_config(options: TrainOptions, run_info: dict | None, init_config: Co
                    ) -> CodecConfig:
     """The run's configuration; UserError if --config, the run and --init-from disagree."""
     given = load_config(options.config) if options.config else None
-    steps = {k: v for k in ("priming", "diffusion") if (v := getattr(options, k)) is not None}
+    steps = {k: v for k in EXTRA_STEP_FIELDS if (v := getattr(options, k)) is not None}
     if steps:  # extra steps change no weight: a model may be fine-tuned with them
         given, init_config = (c and c.replace(**steps) for c in (given, init_config))
     candidates = [("--config", given), ("--init-from", init_config)]
