@@ -59,6 +59,12 @@ $TFRNN plot $K/tfrnn-psnr-diffusion-raw.json psnr-diffusion/tfrnn-psnr-diff25-ra
     --reference ours:tfrnn-psnr-l1-ctrl-raw,ours:tfrnn-psnr-raw --bpp-range 0.25,2.0 \
     --at-bpp 0.25,0.5,1.0 --out psnr-diffusion/rd-control-psnr.png \
     --table psnr-diffusion/summary-control-psnr-rgb.md
+# The same with diffusion at iterations 2-5 only, context stage and float16 release done
+# (not shipped), entropy-coded beside `psnr-diffusion`, `psnr` and JPEG 4:2:0.
+$TFRNN plot psnr-diffusion/tfrnn-psnr-diff25-rel.json $K/tfrnn-psnr-diffusion.json \
+    $K/tfrnn-psnr.json $K/jpeg-420.json --metric psnr-rgb --quality-range 25.8518,27.8449 \
+    --reference ours:jpeg-420 --bpp-range 0.25,0.65 --at-bpp 0.25,0.5,1.0 \
+    --out psnr-diffusion/rd-until5-psnr.png --table psnr-diffusion/summary-until5-psnr-rgb.md
 # The L1 run continued to step 9,500 (raw bits), beside `psnr-v2`'s (its step 7,500) raw and
 # entropy-coded curves, over the shipped PSNR table's interval.
 I=iteration-stats/ln-lstm
