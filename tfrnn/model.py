@@ -106,7 +106,7 @@ class RecurrentCodec(keras.Model):
         """`state` after iteration 1 carried through iterations 2 … `iterations` (a tensor) by
         `body(*state, steps=extra steps)`, whose first element is t: one traced loop per run
         of iterations with the same extra steps."""
-        until = self.codec_config.diffusion_until if self.codec_config.diffusion else 0
+        until = self.codec_config.diffusion_until
         for start, end in ((1, until), (until, None)) if until else ((1, None),):
             limit = iterations if end is None else tf.minimum(iterations, end)
             state = tf.while_loop(lambda t, *_, limit=limit: t < limit,
