@@ -16,6 +16,7 @@ from tfrnn.binarizer import binarize
 from tfrnn.configs import CELL_TYPES, CONFIGS, EXTRA_STEP_FIELDS, FRAMEWORKS, get_config
 from tfrnn.errors import UserError
 from tfrnn.model import RecurrentCodec
+from tfrnn.model_stats import step_flops
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +220,5 @@ def test_priming_and_diffusion_run_extra_steps_and_stay_decodable():
     for bad in ({"diffusion_until": 3}, {"diffusion": 1, "diffusion_until": 1}):
         with pytest.raises(UserError, match="diffusion_until is 0"):
             plain.codec_config.replace(**bad)
+    flops = [step_flops(until, t=t) for t in (0, 1, 3)]  # FLOPs follow the extra steps
+    assert flops[0] == flops[1] > flops[2] == step_flops(plain, t=1)  # primed, diffused, plain
