@@ -42,7 +42,7 @@ def forward(images):
     rec, es, dsx = codec.initial_state(x)
     outs = []
     for t in range(T):
-        features, _, es = codec.propose(x, rec, es, first=t == 0)
+        features, _, es = codec.propose(x, rec, es, codec.extra_steps(t))
         k = Wp[t] if which in ("both", "proj") else proj.kernel
         lat = tf.tanh(tf.nn.conv2d(features, k, 1, "SAME"))
         bits = binarize(lat, True, gen)
