@@ -102,10 +102,10 @@ def test_layer_statistics(pair):
     stats = iterations.iteration_stats(codec, pair, 1)
     x = codec.pad(codec.to_model_space(pair))
     reconstruction, enc_states, dec_states = codec.initial_state(x)
-    first = codec.extra_steps(0)
-    features, _, enc_states = codec.propose(x, reconstruction, enc_states, first)
+    steps = codec.extra_steps(0)
+    features, _, enc_states = codec.propose(x, reconstruction, enc_states, steps)
     bits = np.where(np.asarray(codec.binarizer.latent(features)) >= 0, 1.0, -1.0)
-    _, dec_states = codec.decode_step(bits, reconstruction, dec_states, steps=first)
+    _, dec_states = codec.decode_step(bits, reconstruction, dec_states, steps=steps)
     for side, states in (("encoder", enc_states), ("decoder", dec_states)):
         for k, (h, c) in enumerate(states, start=1):
             assert stats[f"{side}-{k}-h-abs"][0] == pytest.approx(np.abs(h).mean(), rel=1e-5)

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
+from tfrnn.bench.results import image_paths
 from tfrnn.bundle import load_bundle
+from tfrnn.images import load_image
 from tfrnn.metrics import psnr_batch
 
 ITERATIONS = 16
@@ -41,10 +42,10 @@ def reconstructions(images):
     return tf.stack(outputs)
 
 
-files = sorted(Path(__file__).parents[2].joinpath("../shared/data/kodak").glob("*.png"))[:limit]
+_, files = image_paths(None, ("data", "kodak"), limit, "Kodak")
 per_image = []
 for path in files:
-    image = np.asarray(Image.open(path).convert("RGB"))[None]
+    image = load_image(path)[None]
     per_image.append([float(psnr_batch(image, r)[0]) for r in reconstructions(image).numpy()])
     print(path.name, " ".join(f"{v:.2f}" for v in per_image[-1]), flush=True)
 mean = np.mean(per_image, axis=0).tolist()

@@ -55,7 +55,8 @@ $TFRNN plot $K/tfrnn-psnr-raw.json $K/tfrnn-psnr-diffusion-raw.json $K/tfrnn-def
 # against their control (the same 1,500 steps from `psnr` without diffusion) and `psnr`, raw
 # bits against raw bits, over the shipped PSNR table's interval.
 $TFRNN plot $K/tfrnn-psnr-diffusion-raw.json psnr-diffusion/tfrnn-psnr-diff25-raw.json \
-    psnr-diffusion/tfrnn-psnr-l1-ctrl-raw.json $K/tfrnn-psnr-raw.json --metric psnr-rgb --quality-range 25.8518,27.8449 \
+    psnr-diffusion/tfrnn-psnr-l1-ctrl-raw.json $K/tfrnn-psnr-raw.json --metric psnr-rgb \
+    --quality-range 25.8518,27.8449 \
     --reference ours:tfrnn-psnr-l1-ctrl-raw,ours:tfrnn-psnr-raw --bpp-range 0.25,2.0 \
     --at-bpp 0.25,0.5,1.0 --out psnr-diffusion/rd-control-psnr.png \
     --table psnr-diffusion/summary-control-psnr-rgb.md
